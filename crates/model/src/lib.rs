@@ -1,0 +1,26 @@
+//! Domain types shared by every trackd crate.
+//!
+//! Units are SI and times are UTC milliseconds everywhere in here; conversion
+//! to wire units (knots, ISO-8601 strings) happens only at the edges
+//! (`server::api`, the CLI's JSON output).
+#![warn(missing_docs)]
+
+mod attributes;
+mod device;
+mod position;
+mod time;
+
+pub use attributes::{AttrKey, AttrValue, Attributes, KnownKey};
+pub use device::{Device, DeviceId, NewDevice};
+pub use position::{Position, Protocol, StoredPosition};
+pub use time::Timestamp;
+
+/// Kilometres per hour to metres per second.
+pub fn kmh_to_mps(kmh: f64) -> f64 {
+    kmh / 3.6
+}
+
+/// Metres per second to knots (the unit Traccar clients expect).
+pub fn mps_to_knots(mps: f64) -> f64 {
+    mps * 3600.0 / 1852.0
+}

@@ -1,0 +1,84 @@
+//! One located report of a device.
+
+use crate::{Attributes, DeviceId, Timestamp};
+
+/// Which wire protocol a position arrived over; decides how its raw
+/// attributes are named at the edge.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Protocol {
+    /// Unknown or not recorded.
+    #[default]
+    Unknown = 0,
+    /// Teltonika Codec 8 / 8E / 16 over TCP or UDP.
+    Teltonika = 1,
+}
+
+impl Protocol {
+    /// Traccar's protocol name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Unknown => "unknown",
+            Protocol::Teltonika => "teltonika",
+        }
+    }
+
+    /// The protocol with this stable storage code.
+    pub fn from_code(code: u8) -> Protocol {
+        match code {
+            1 => Protocol::Teltonika,
+            _ => Protocol::Unknown,
+        }
+    }
+}
+
+/// A decoded position report, before storage. SI units, UTC.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Position {
+    /// Protocol it arrived over.
+    pub protocol: Protocol,
+    /// When the GNSS fix was taken.
+    pub fix_time: Timestamp,
+    /// The device's own clock when it made the record.
+    pub device_time: Timestamp,
+    /// When the server received it (set by the listener, not the decoder).
+    pub server_time: Timestamp,
+    /// Whether the fix is valid.
+    pub valid: bool,
+    /// WGS84 degrees.
+    pub latitude: f64,
+    /// WGS84 degrees.
+    pub longitude: f64,
+    /// Metres above mean sea level.
+    pub altitude: f64,
+    /// Metres per second.
+    pub speed: f64,
+    /// Degrees clockwise from true north, 0..360.
+    pub course: f64,
+    /// Everything else the device reported.
+    pub attributes: Attributes,
+}
+
+/// A position as read back from the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredPosition {
+    /// Position id: `device_id << 32 | per-device sequence number`, so it is
+    /// unique, stable, below 2^53 (safe in JavaScript) and names its device.
+    pub id: i64,
+    /// The device it belongs to.
+    pub device_id: DeviceId,
+    /// The position itself.
+    pub position: Position,
+}
+
+impl StoredPosition {
+    /// Builds the position id from its parts.
+    pub fn make_id(device_id: DeviceId, sequence: u32) -> i64 {
+        (device_id << 32) | i64::from(sequence)
+    }
+
+    /// The device a position id belongs to.
+    pub fn device_of_id(id: i64) -> DeviceId {
+        id >> 32
+    }
+}
