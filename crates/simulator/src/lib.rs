@@ -1,0 +1,16 @@
+//! Virtual Teltonika trackers for load tests and demos.
+//!
+//! [`Vehicle`] is a pure, seeded model of a vehicle driving trips and making
+//! stops inside a city; [`run`] and [`run_until`] drive many of them over TCP
+//! against a trackd server, one tokio task per device, each waiting for the
+//! server's ACK before sending its next frame, as real devices do.
+
+mod encode_fallback;
+pub mod vehicle;
+
+/// The Teltonika wire types and encoder the simulator sends with.
+pub mod teltonika {
+    pub use crate::encode_fallback::{encode_imei, encode_tcp_frame, AvlRecord, Codec, IoElement, IoValue};
+}
+
+pub use vehicle::{Area, Vehicle};
