@@ -140,7 +140,10 @@ fn encode_record(codec: Codec, record: &AvlRecord, out: &mut Vec<u8>) {
             record.io.iter().filter(move |element| {
                 matches!(
                     (&element.value, width),
-                    (IoValue::U8(_), 1) | (IoValue::U16(_), 2) | (IoValue::U32(_), 4) | (IoValue::U64(_), 8)
+                    (IoValue::U8(_), 1)
+                        | (IoValue::U16(_), 2)
+                        | (IoValue::U32(_), 4)
+                        | (IoValue::U64(_), 8)
                 )
             })
         };
@@ -157,7 +160,14 @@ fn encode_record(codec: Codec, record: &AvlRecord, out: &mut Vec<u8>) {
         }
     }
     if wide_counts {
-        put_count(out, record.io.iter().filter(|element| is_var(&element.value)).count());
+        put_count(
+            out,
+            record
+                .io
+                .iter()
+                .filter(|element| is_var(&element.value))
+                .count(),
+        );
         for element in &record.io {
             if let IoValue::Var(bytes) = &element.value {
                 out.extend_from_slice(&element.id.to_be_bytes());
@@ -174,7 +184,11 @@ pub(crate) fn crc16_ibm(bytes: &[u8]) -> u16 {
     for &byte in bytes {
         crc ^= u16::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xA001 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xA001
+            } else {
+                crc >> 1
+            };
         }
     }
     crc
@@ -211,10 +225,34 @@ mod tests {
             speed_kmh: 0,
             event_io_id: 1,
             generation_type: None,
-            io: vec![IoElement { id: 21, value: IoValue::U8(3) }, IoElement { id: 1, value: IoValue::U8(1) }, IoElement { id: 66, value: IoValue::U16(0x5E0F) }, IoElement { id: 241, value: IoValue::U32(0x0000_601A) }, IoElement { id: 78, value: IoValue::U64(0) }],
+            io: vec![
+                IoElement {
+                    id: 21,
+                    value: IoValue::U8(3),
+                },
+                IoElement {
+                    id: 1,
+                    value: IoValue::U8(1),
+                },
+                IoElement {
+                    id: 66,
+                    value: IoValue::U16(0x5E0F),
+                },
+                IoElement {
+                    id: 241,
+                    value: IoValue::U32(0x0000_601A),
+                },
+                IoElement {
+                    id: 78,
+                    value: IoValue::U64(0),
+                },
+            ],
         };
         let expected = "000000000000003608010000016B40D8EA30010000000000000000000000000000000105021503010101425E0F01F10000601A014E0000000000000000010000C7CF";
-        let encoded: String = encode_tcp_frame(Codec::Codec8, &[record]).iter().map(|byte| format!("{byte:02X}")).collect();
+        let encoded: String = encode_tcp_frame(Codec::Codec8, &[record])
+            .iter()
+            .map(|byte| format!("{byte:02X}"))
+            .collect();
         assert_eq!(encoded, expected);
     }
 }

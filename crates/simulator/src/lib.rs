@@ -10,7 +10,12 @@ pub mod vehicle;
 
 /// The Teltonika wire types and encoder the simulator sends with.
 pub mod teltonika {
-    pub use crate::encode_fallback::{encode_imei, encode_tcp_frame, AvlRecord, Codec, IoElement, IoValue};
+    pub use crate::encode_fallback::{
+        encode_imei, encode_tcp_frame, AvlRecord, Codec, IoElement, IoValue,
+    };
 }
 
 pub use vehicle::{Area, Vehicle};
+pub mod client;
+
+pub use client::{run, run_until, Progress, Report, SimConfig, SimError};

@@ -72,7 +72,12 @@ pub struct Area {
 impl Default for Area {
     /// Vilnius, Lithuania (where Teltonika devices come from), 8 km around the old town.
     fn default() -> Self {
-        Area { center_lat: 54.6872, center_lon: 25.2797, radius_m: 8_000.0, base_altitude_m: 112.0 }
+        Area {
+            center_lat: 54.6872,
+            center_lon: 25.2797,
+            radius_m: 8_000.0,
+            base_altitude_m: 112.0,
+        }
     }
 }
 
@@ -128,9 +133,13 @@ impl Vehicle {
         let heading_deg = rng.gen_range(0.0..360.0);
         let driving = rng.gen_bool(0.7);
         let phase = if driving {
-            Phase::Driving { until_ms: start_ms + rng.gen_range(60_000..1_800_000) }
+            Phase::Driving {
+                until_ms: start_ms + rng.gen_range(60_000..1_800_000),
+            }
         } else {
-            Phase::Parked { until_ms: start_ms + rng.gen_range(10_000..180_000) }
+            Phase::Parked {
+                until_ms: start_ms + rng.gen_range(10_000..180_000),
+            }
         };
         let odometer_m = rng.gen_range(5_000_000.0..300_000_000.0);
         let satellites = rng.gen_range(7..=13);
@@ -193,7 +202,8 @@ impl Vehicle {
     /// Current position as (latitude, longitude) in degrees.
     pub fn lat_lon(&self) -> (f64, f64) {
         let lat = self.area.center_lat + self.y_m / METRES_PER_DEGREE;
-        let lon = self.area.center_lon + self.x_m / (METRES_PER_DEGREE * self.area.center_lat.to_radians().cos());
+        let lon = self.area.center_lon
+            + self.x_m / (METRES_PER_DEGREE * self.area.center_lat.to_radians().cos());
         (lat, lon)
     }
 
@@ -242,37 +252,80 @@ impl Vehicle {
         record.angle = (self.heading_deg.round() as u16) % 360;
         record.satellites = self.satellites;
         record.speed_kmh = speed_kmh;
-        record.event_io_id = if self.ignition_changed { io_id::IGNITION } else { 0 };
+        record.event_io_id = if self.ignition_changed {
+            io_id::IGNITION
+        } else {
+            0
+        };
         record.generation_type = None;
 
         // Fewer satellites, worse dilution of precision.
         let hdop_x10 = 6 + 2 * u16::from(14u8.saturating_sub(self.satellites));
         let pdop_x10 = hdop_x10 + hdop_x10 / 2 + 2;
         let base_voltage_mv = if self.ignition { 14_000 } else { 12_500 };
-        let external_mv = (base_voltage_mv + self.voltage_noise_mv).clamp(0, i32::from(u16::MAX)) as u16;
+        let external_mv =
+            (base_voltage_mv + self.voltage_noise_mv).clamp(0, i32::from(u16::MAX)) as u16;
         let battery_mv = (4_050 + self.voltage_noise_mv / 10).clamp(0, i32::from(u16::MAX)) as u16;
         let battery_ma: u16 = if self.ignition { 40 } else { 0 };
         let odometer_m = self.odometer_m.min(f64::from(u32::MAX)) as u32;
 
         let io = &mut record.io;
         io.clear();
-        io.push(IoElement { id: io_id::IGNITION, value: IoValue::U8(u8::from(self.ignition)) });
-        io.push(IoElement { id: io_id::MOVEMENT, value: IoValue::U8(u8::from(moving)) });
-        io.push(IoElement { id: io_id::GSM_SIGNAL, value: IoValue::U8(self.gsm_signal) });
-        io.push(IoElement { id: io_id::SLEEP_MODE, value: IoValue::U8(0) });
-        io.push(IoElement { id: io_id::GNSS_STATUS, value: IoValue::U8(1) });
-        io.push(IoElement { id: io_id::EXTERNAL_VOLTAGE, value: IoValue::U16(external_mv) });
-        io.push(IoElement { id: io_id::BATTERY_VOLTAGE, value: IoValue::U16(battery_mv) });
-        io.push(IoElement { id: io_id::BATTERY_CURRENT, value: IoValue::U16(battery_ma) });
-        io.push(IoElement { id: io_id::GNSS_PDOP, value: IoValue::U16(pdop_x10) });
-        io.push(IoElement { id: io_id::GNSS_HDOP, value: IoValue::U16(hdop_x10) });
-        io.push(IoElement { id: io_id::TOTAL_ODOMETER, value: IoValue::U32(odometer_m) });
-        io.push(IoElement { id: io_id::SPEED, value: IoValue::U16(speed_kmh) });
+        io.push(IoElement {
+            id: io_id::IGNITION,
+            value: IoValue::U8(u8::from(self.ignition)),
+        });
+        io.push(IoElement {
+            id: io_id::MOVEMENT,
+            value: IoValue::U8(u8::from(moving)),
+        });
+        io.push(IoElement {
+            id: io_id::GSM_SIGNAL,
+            value: IoValue::U8(self.gsm_signal),
+        });
+        io.push(IoElement {
+            id: io_id::SLEEP_MODE,
+            value: IoValue::U8(0),
+        });
+        io.push(IoElement {
+            id: io_id::GNSS_STATUS,
+            value: IoValue::U8(1),
+        });
+        io.push(IoElement {
+            id: io_id::EXTERNAL_VOLTAGE,
+            value: IoValue::U16(external_mv),
+        });
+        io.push(IoElement {
+            id: io_id::BATTERY_VOLTAGE,
+            value: IoValue::U16(battery_mv),
+        });
+        io.push(IoElement {
+            id: io_id::BATTERY_CURRENT,
+            value: IoValue::U16(battery_ma),
+        });
+        io.push(IoElement {
+            id: io_id::GNSS_PDOP,
+            value: IoValue::U16(pdop_x10),
+        });
+        io.push(IoElement {
+            id: io_id::GNSS_HDOP,
+            value: IoValue::U16(hdop_x10),
+        });
+        io.push(IoElement {
+            id: io_id::TOTAL_ODOMETER,
+            value: IoValue::U32(odometer_m),
+        });
+        io.push(IoElement {
+            id: io_id::SPEED,
+            value: IoValue::U16(speed_kmh),
+        });
     }
 
     /// Gentle hills: a smooth function of position around the base altitude.
     fn altitude_m(&self) -> f64 {
-        self.area.base_altitude_m + 18.0 * (self.x_m / 1_700.0).sin() + 11.0 * (self.y_m / 1_100.0).cos()
+        self.area.base_altitude_m
+            + 18.0 * (self.x_m / 1_700.0).sin()
+            + 11.0 * (self.y_m / 1_100.0).cos()
     }
 
     /// One integration step of `step_ms` (at most a second) starting at `self.time_ms`.
@@ -295,14 +348,17 @@ impl Vehicle {
 
         // Speed follows its target with bounded acceleration.
         if self.speed_kmh < self.target_speed_kmh {
-            self.speed_kmh = (self.speed_kmh + ACCELERATION_KMH_PER_S * dt_s).min(self.target_speed_kmh);
+            self.speed_kmh =
+                (self.speed_kmh + ACCELERATION_KMH_PER_S * dt_s).min(self.target_speed_kmh);
         } else {
-            self.speed_kmh = (self.speed_kmh - DECELERATION_KMH_PER_S * dt_s).max(self.target_speed_kmh);
+            self.speed_kmh =
+                (self.speed_kmh - DECELERATION_KMH_PER_S * dt_s).max(self.target_speed_kmh);
         }
 
         // Heading follows its target with a bounded turn rate; a standing car does not turn.
         let turn_limit = MAX_TURN_DEG_PER_S * dt_s * (self.speed_kmh / 10.0).min(1.0);
-        let turn = angle_difference(self.target_heading_deg, self.heading_deg).clamp(-turn_limit, turn_limit);
+        let turn = angle_difference(self.target_heading_deg, self.heading_deg)
+            .clamp(-turn_limit, turn_limit);
         self.heading_deg = (self.heading_deg + turn).rem_euclid(360.0);
 
         let distance_m = self.speed_kmh / 3.6 * dt_s;
@@ -319,11 +375,15 @@ impl Vehicle {
                 self.target_speed_kmh = 0.0;
             }
             Phase::Stopping if self.speed_kmh <= 0.0 => {
-                self.phase = Phase::Parked { until_ms: now + self.rng.gen_range(120_000..600_000) };
+                self.phase = Phase::Parked {
+                    until_ms: now + self.rng.gen_range(120_000..600_000),
+                };
                 self.set_ignition(false);
             }
             Phase::Parked { until_ms } if now >= until_ms => {
-                self.phase = Phase::Driving { until_ms: now + self.rng.gen_range(300_000..2_400_000) };
+                self.phase = Phase::Driving {
+                    until_ms: now + self.rng.gen_range(300_000..2_400_000),
+                };
                 self.set_ignition(true);
                 // Pull away after a few seconds of idling.
                 self.target_speed_kmh = 0.0;
@@ -347,9 +407,15 @@ impl Vehicle {
             // A red light or a traffic jam.
             (0.0, self.rng.gen_range(5_000..40_000))
         } else if roll < 0.75 {
-            (self.rng.gen_range(30.0..60.0), self.rng.gen_range(15_000..90_000))
+            (
+                self.rng.gen_range(30.0..60.0),
+                self.rng.gen_range(15_000..90_000),
+            )
         } else {
-            (self.rng.gen_range(60.0..110.0), self.rng.gen_range(20_000..120_000))
+            (
+                self.rng.gen_range(60.0..110.0),
+                self.rng.gen_range(20_000..120_000),
+            )
         };
         self.target_speed_kmh = target;
         self.next_speed_change_ms = now + hold_ms;
@@ -384,8 +450,10 @@ impl Vehicle {
 
     fn update_sensors(&mut self) {
         let now = self.time_ms;
-        self.satellites = (i16::from(self.satellites) + self.rng.gen_range(-1..=1)).clamp(6, 14) as u8;
-        self.gsm_signal = (i16::from(self.gsm_signal) + self.rng.gen_range(-1..=1)).clamp(1, 5) as u8;
+        self.satellites =
+            (i16::from(self.satellites) + self.rng.gen_range(-1..=1)).clamp(6, 14) as u8;
+        self.gsm_signal =
+            (i16::from(self.gsm_signal) + self.rng.gen_range(-1..=1)).clamp(1, 5) as u8;
         self.voltage_noise_mv = self.rng.gen_range(-150..=250);
         self.next_sensor_change_ms = now + self.rng.gen_range(10_000..30_000);
     }
@@ -409,7 +477,11 @@ mod tests {
     const DAY_MS: u64 = 24 * 3_600_000;
 
     fn io_value(record: &AvlRecord, id: u16) -> Option<&IoValue> {
-        record.io.iter().find(|element| element.id == id).map(|element| &element.value)
+        record
+            .io
+            .iter()
+            .find(|element| element.id == id)
+            .map(|element| &element.value)
     }
 
     fn odometer(record: &AvlRecord) -> u32 {
@@ -443,9 +515,17 @@ mod tests {
             let records = drive(seed, 4 * 3_600_000);
             for pair in records.windows(2) {
                 let speed_change = i32::from(pair[1].speed_kmh) - i32::from(pair[0].speed_kmh);
-                assert!(speed_change.abs() <= 8, "seed {seed}: speed jumped {speed_change} km/h at {}", pair[1].timestamp_ms);
+                assert!(
+                    speed_change.abs() <= 8,
+                    "seed {seed}: speed jumped {speed_change} km/h at {}",
+                    pair[1].timestamp_ms
+                );
                 let turn = angle_difference(f64::from(pair[1].angle), f64::from(pair[0].angle));
-                assert!(turn.abs() <= 13.0, "seed {seed}: heading jumped {turn} degrees at {}", pair[1].timestamp_ms);
+                assert!(
+                    turn.abs() <= 13.0,
+                    "seed {seed}: heading jumped {turn} degrees at {}",
+                    pair[1].timestamp_ms
+                );
             }
         }
     }
@@ -516,8 +596,15 @@ mod tests {
                 assert_eq!(pair[1].speed_kmh, 0, "parked vehicles do not move");
             }
         }
-        assert!(ignition_changes >= 20, "only {ignition_changes} ignition changes in a day");
-        let top_speed = records.iter().map(|record| record.speed_kmh).max().unwrap_or(0);
+        assert!(
+            ignition_changes >= 20,
+            "only {ignition_changes} ignition changes in a day"
+        );
+        let top_speed = records
+            .iter()
+            .map(|record| record.speed_kmh)
+            .max()
+            .unwrap_or(0);
         assert!((60..=110).contains(&top_speed), "top speed {top_speed}");
     }
 
@@ -527,7 +614,11 @@ mod tests {
             assert!((6..=14).contains(&record.satellites));
             assert_eq!(record.priority, 0);
             assert!(record.angle < 360);
-            assert!((50..200).contains(&record.altitude), "altitude {}", record.altitude);
+            assert!(
+                (50..200).contains(&record.altitude),
+                "altitude {}",
+                record.altitude
+            );
             assert_eq!(record.io.len(), 12);
             match io_value(&record, io_id::EXTERNAL_VOLTAGE) {
                 Some(IoValue::U16(mv)) => {
@@ -540,7 +631,10 @@ mod tests {
                 Some(IoValue::U8(level)) => assert!((1..=5).contains(level)),
                 other => panic!("gsm signal missing: {other:?}"),
             }
-            assert_eq!(io_value(&record, io_id::SPEED), Some(&IoValue::U16(record.speed_kmh)));
+            assert_eq!(
+                io_value(&record, io_id::SPEED),
+                Some(&IoValue::U16(record.speed_kmh))
+            );
         }
     }
 }

@@ -1,0 +1,838 @@
+//! The tokio driver: many virtual devices reporting to one server over TCP.
+//!
+//! Each device is one task. It connects (staggered, retrying with backoff while
+//! the server is down), sends its IMEI, and then loops: generate the records
+//! that are due by the wall clock, pack up to `records_per_frame` of them into
+//! one Codec 8 Extended frame, send it, and wait for the four-byte ACK. Like a
+//! real device it never has more than one frame in flight, and a frame whose
+//! ACK never came is sent again, unchanged, after reconnecting.
+//!
+//! Counters are shared atomics; ACK latencies go into an HdrHistogram that the
+//! coordinator ([`run_until`]) drains once per second for the progress
+//! callback and merges into the totals of the final [`Report`].
+
+use std::fs::{File, OpenOptions};
+use std::future::Future;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::{sleep, sleep_until, timeout, Instant, MissedTickBehavior};
+
+use crate::teltonika::{encode_imei, encode_tcp_frame, AvlRecord, Codec};
+use crate::vehicle::Vehicle;
+
+/// How long a device waits for the IMEI reply or a frame ACK.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// First reconnect delay; it doubles up to [`MAX_BACKOFF`].
+const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest reconnect delay.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Connects of all devices are spread over at most this long.
+const MAX_CONNECT_STAGGER: Duration = Duration::from_secs(2);
+/// After the stop, devices may finish waiting for an in-flight ACK this long.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Largest ACK latency the histograms track, microseconds.
+const MAX_LATENCY_US: u64 = 120_000_000;
+/// How many distinct error messages a report keeps.
+const MAX_ERROR_SAMPLES: usize = 16;
+
+/// Stop levels sent to the device tasks.
+const RUNNING: u8 = 0;
+/// Send no new frame, but wait for the ACK of the one in flight.
+const STOP: u8 = 1;
+/// Drop everything now.
+const HARD_STOP: u8 = 2;
+
+/// What to simulate and where to send it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// Server address, `host:port`.
+    pub target: String,
+    /// Number of virtual devices.
+    pub devices: usize,
+    /// Records per second per device (of vehicle time, which is wall time), at most 1000.
+    pub rate: f64,
+    /// Stop after this long; `None` runs until cancelled.
+    pub duration: Option<Duration>,
+    /// Most records per frame (1..=255), default 10.
+    pub records_per_frame: usize,
+    /// IMEI of device 0; device `i` is `imei_base + i`, 15 digits.
+    pub imei_base: u64,
+    /// Seed of all vehicle models.
+    pub seed: u64,
+    /// Append one line per acked frame, `<imei> <ts>,<ts>,...`, to this file.
+    pub ack_log: Option<PathBuf>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            target: "127.0.0.1:5027".to_owned(),
+            devices: 1,
+            rate: 1.0,
+            duration: None,
+            records_per_frame: 10,
+            imei_base: 356_000_000_000_000,
+            seed: 0,
+            ack_log: None,
+        }
+    }
+}
+
+impl SimConfig {
+    /// Defaults for everything but the target and the number of devices.
+    pub fn new(target: impl Into<String>, devices: usize) -> SimConfig {
+        SimConfig {
+            target: target.into(),
+            devices,
+            ..SimConfig::default()
+        }
+    }
+
+    /// The IMEI of device `index`.
+    pub fn imei(&self, index: usize) -> String {
+        format!("{:015}", self.imei_base + index as u64)
+    }
+
+    fn validate(&self) -> Result<(), SimError> {
+        let invalid = |message: &str| Err(SimError::InvalidConfig(message.to_owned()));
+        if self.devices == 0 {
+            return invalid("devices must be at least 1");
+        }
+        if !(self.rate.is_finite() && self.rate > 0.0 && self.rate <= 1_000.0) {
+            return invalid("rate must be above 0 and at most 1000 records per second");
+        }
+        if !(1..=255).contains(&self.records_per_frame) {
+            return invalid("records per frame must be between 1 and 255");
+        }
+        let last_imei = self.imei_base.checked_add(self.devices as u64 - 1);
+        if self.imei_base < 100_000_000_000_000
+            || last_imei.is_none_or(|imei| imei > 999_999_999_999_999)
+        {
+            return invalid("imei base plus device count must stay within 15 digits");
+        }
+        Ok(())
+    }
+}
+
+/// A once-per-second snapshot for the progress callback.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// Time since the run started.
+    pub elapsed: Duration,
+    /// Records written so far, resends included.
+    pub records_sent: u64,
+    /// Records acknowledged so far.
+    pub records_acked: u64,
+    /// Records acknowledged during the last second.
+    pub records_acked_last_second: u64,
+    /// Median ACK latency over the last second, microseconds (0 if no ACK).
+    pub ack_latency_p50_us: u64,
+    /// 99th percentile ACK latency over the last second, microseconds.
+    pub ack_latency_p99_us: u64,
+    /// Devices connected and past the IMEI handshake.
+    pub connected_devices: usize,
+    /// Device errors so far (broken connections, timeouts, bad ACKs).
+    pub errors: u64,
+}
+
+/// Totals of a finished run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// How long the run took.
+    pub elapsed: Duration,
+    /// Number of simulated devices.
+    pub devices: usize,
+    /// Records written, resends included.
+    pub records_sent: u64,
+    /// Records acknowledged.
+    pub records_acked: u64,
+    /// Frames written, resends included.
+    pub frames_sent: u64,
+    /// Frames acknowledged.
+    pub frames_acked: u64,
+    /// Frames written again after a broken connection.
+    pub frames_resent: u64,
+    /// Acknowledged records per second over the whole run.
+    pub records_per_second: f64,
+    /// Median ACK latency, microseconds.
+    pub ack_latency_p50_us: u64,
+    /// 99th percentile ACK latency, microseconds.
+    pub ack_latency_p99_us: u64,
+    /// Largest ACK latency, microseconds.
+    pub ack_latency_max_us: u64,
+    /// Device errors (broken connections, timeouts, bad ACKs).
+    pub errors: u64,
+    /// Connection attempts that failed (refused, timed out).
+    pub connect_failures: u64,
+    /// Devices whose IMEI the server refused; they stopped.
+    pub refused_devices: u64,
+    /// The first few error messages, for the user.
+    pub error_samples: Vec<String>,
+}
+
+/// Why a simulation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A setting is out of range.
+    #[error("invalid simulator config: {0}")]
+    InvalidConfig(String),
+    /// The target address could not be resolved.
+    #[error("cannot resolve target {target}: {source}")]
+    Resolve {
+        /// The target as configured.
+        target: String,
+        /// The resolver's error.
+        source: std::io::Error,
+    },
+    /// The target resolved to no address.
+    #[error("target {0} resolves to no address")]
+    NoAddress(String),
+    /// The ack log could not be opened or written.
+    #[error("cannot write ack log {path}: {source}")]
+    AckLog {
+        /// The log's path.
+        path: PathBuf,
+        /// The file system's error.
+        source: std::io::Error,
+    },
+    /// The latency histogram could not be created.
+    #[error("cannot create latency histogram: {0}")]
+    Histogram(String),
+}
+
+/// Runs the simulation until `config.duration` has passed (forever if `None`).
+pub async fn run(config: SimConfig, progress: impl FnMut(&Progress)) -> Result<Report, SimError> {
+    run_until(config, progress, std::future::pending()).await
+}
+
+/// Runs the simulation until `config.duration` has passed, `shutdown` completes,
+/// or every device has stopped (for example because its IMEI was refused).
+///
+/// On stop, devices send no new frame but wait (a few seconds at most) for the
+/// ACK of the frame in flight, so the counts and the ack log stay consistent.
+pub async fn run_until(
+    config: SimConfig,
+    mut progress: impl FnMut(&Progress),
+    shutdown: impl Future<Output = ()>,
+) -> Result<Report, SimError> {
+    config.validate()?;
+    let address = resolve(&config.target).await?;
+    let mut ack_log = match &config.ack_log {
+        Some(path) => Some(AckLogFile::open(path.clone())?),
+        None => None,
+    };
+    let shared = Arc::new(Shared::new(ack_log.is_some())?);
+    let mut total_latency = new_histogram()?;
+    let clock = Clock::now();
+    let (stop_sender, stop_receiver) = watch::channel(RUNNING);
+
+    let stagger =
+        (Duration::from_millis(2) * config.devices.min(1_000_000) as u32).min(MAX_CONNECT_STAGGER);
+    let mut tasks = JoinSet::new();
+    for index in 0..config.devices {
+        let device = Device::new(&config, index);
+        let start_delay = stagger.mul_f64(index as f64 / config.devices as f64);
+        let task = run_device(
+            device,
+            Arc::clone(&shared),
+            clock,
+            address,
+            stop_receiver.clone(),
+            start_delay,
+        );
+        tasks.spawn(task);
+    }
+
+    let mut ticker = tokio::time::interval_at(
+        clock.base_instant + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let deadline = config
+        .duration
+        .map(|duration| clock.base_instant + duration);
+    let mut acked_at_last_tick = 0;
+    let mut failure = None;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                let last_second = shared.take_latency(&mut total_latency)?;
+                let snapshot = shared.progress(clock.base_instant.elapsed(), &last_second, acked_at_last_tick);
+                acked_at_last_tick = snapshot.records_acked;
+                if let Some(log) = &mut ack_log {
+                    if let Err(error) = log.flush_from(&shared) {
+                        failure = Some(error);
+                        break;
+                    }
+                }
+                progress(&snapshot);
+            }
+            _ = sleep_until_deadline(deadline) => break,
+            _ = &mut shutdown => break,
+            joined = tasks.join_next() => match joined {
+                None => break,
+                Some(Err(error)) if error.is_panic() => tracing::error!(%error, "simulated device task panicked"),
+                Some(_) => {}
+            },
+        }
+    }
+
+    // Let devices finish their frame in flight, then drop whatever is left.
+    let _ = stop_sender.send(STOP);
+    if timeout(STOP_GRACE, drain(&mut tasks)).await.is_err() {
+        let _ = stop_sender.send(HARD_STOP);
+        if timeout(Duration::from_secs(1), drain(&mut tasks))
+            .await
+            .is_err()
+        {
+            tasks.abort_all();
+            drain(&mut tasks).await;
+        }
+    }
+
+    shared.take_latency(&mut total_latency)?;
+    if let Some(log) = &mut ack_log {
+        log.flush_from(&shared)?;
+    }
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    Ok(shared.report(clock.base_instant.elapsed(), config.devices, &total_latency))
+}
+
+async fn resolve(target: &str) -> Result<SocketAddr, SimError> {
+    let mut addresses =
+        tokio::net::lookup_host(target)
+            .await
+            .map_err(|source| SimError::Resolve {
+                target: target.to_owned(),
+                source,
+            })?;
+    addresses
+        .next()
+        .ok_or_else(|| SimError::NoAddress(target.to_owned()))
+}
+
+async fn sleep_until_deadline(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn drain(tasks: &mut JoinSet<()>) {
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Resolves once the stop level reaches `level` (or the coordinator is gone).
+async fn stopped(stop: &mut watch::Receiver<u8>, level: u8) {
+    let _ = stop.wait_for(|current| *current >= level).await;
+}
+
+fn new_histogram() -> Result<Histogram<u64>, SimError> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
+        .map_err(|error| SimError::Histogram(error.to_string()))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Maps the tokio clock to Unix milliseconds, fixed at the start of the run.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    base_instant: Instant,
+    base_unix_ms: u64,
+}
+
+impl Clock {
+    fn now() -> Clock {
+        let base_unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as u64);
+        Clock {
+            base_instant: Instant::now(),
+            base_unix_ms,
+        }
+    }
+
+    /// Milliseconds since the start of the run.
+    fn relative_ms(&self, now: Instant) -> f64 {
+        now.saturating_duration_since(self.base_instant)
+            .as_secs_f64()
+            * 1_000.0
+    }
+
+    fn instant_at(&self, relative_ms: f64) -> Instant {
+        self.base_instant + Duration::from_secs_f64(relative_ms.max(0.0) / 1_000.0)
+    }
+
+    fn unix_ms(&self, relative_ms: f64) -> u64 {
+        self.base_unix_ms + relative_ms.max(0.0) as u64
+    }
+}
+
+/// State shared by the device tasks and the coordinator.
+struct Shared {
+    records_sent: AtomicU64,
+    records_acked: AtomicU64,
+    frames_sent: AtomicU64,
+    frames_acked: AtomicU64,
+    frames_resent: AtomicU64,
+    errors: AtomicU64,
+    connect_failures: AtomicU64,
+    refused_devices: AtomicU64,
+    connected_devices: AtomicUsize,
+    /// ACK latencies since the last progress tick.
+    latency: Mutex<Histogram<u64>>,
+    /// Ack log lines not yet written to the file.
+    ack_log: Option<Mutex<Vec<u8>>>,
+    error_samples: Mutex<Vec<String>>,
+}
+
+impl Shared {
+    fn new(with_ack_log: bool) -> Result<Shared, SimError> {
+        Ok(Shared {
+            records_sent: AtomicU64::new(0),
+            records_acked: AtomicU64::new(0),
+            frames_sent: AtomicU64::new(0),
+            frames_acked: AtomicU64::new(0),
+            frames_resent: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            connect_failures: AtomicU64::new(0),
+            refused_devices: AtomicU64::new(0),
+            connected_devices: AtomicUsize::new(0),
+            latency: Mutex::new(new_histogram()?),
+            ack_log: with_ack_log.then(|| Mutex::new(Vec::with_capacity(1 << 16))),
+            error_samples: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn note_error(&self, imei: &str, error: &DeviceError) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(imei, %error, "simulated device error");
+        let message = error.to_string();
+        let mut samples = lock(&self.error_samples);
+        if samples.len() < MAX_ERROR_SAMPLES
+            && !samples.iter().any(|sample| sample.ends_with(&message))
+        {
+            samples.push(format!("device {imei}: {message}"));
+        }
+    }
+
+    fn note_ack(&self, imei: &str, timestamps: &[u64], latency: Duration) {
+        self.records_acked
+            .fetch_add(timestamps.len() as u64, Ordering::Relaxed);
+        self.frames_acked.fetch_add(1, Ordering::Relaxed);
+        lock(&self.latency).saturating_record((latency.as_micros() as u64).max(1));
+        if let Some(ack_log) = &self.ack_log {
+            let mut buffer = lock(ack_log);
+            buffer.extend_from_slice(imei.as_bytes());
+            let mut separator = b' ';
+            for timestamp in timestamps {
+                buffer.push(separator);
+                // Writing to a Vec cannot fail.
+                let _ = write!(buffer, "{timestamp}");
+                separator = b',';
+            }
+            buffer.push(b'\n');
+        }
+    }
+
+    /// Moves the latencies of the last interval into `total` and returns them.
+    fn take_latency(&self, total: &mut Histogram<u64>) -> Result<Histogram<u64>, SimError> {
+        let fresh = new_histogram()?;
+        let last = std::mem::replace(&mut *lock(&self.latency), fresh);
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = total.add(&last);
+        Ok(last)
+    }
+
+    fn progress(
+        &self,
+        elapsed: Duration,
+        last_second: &Histogram<u64>,
+        acked_before: u64,
+    ) -> Progress {
+        let records_acked = self.records_acked.load(Ordering::Relaxed);
+        Progress {
+            elapsed,
+            records_sent: self.records_sent.load(Ordering::Relaxed),
+            records_acked,
+            records_acked_last_second: records_acked.saturating_sub(acked_before),
+            ack_latency_p50_us: quantile(last_second, 0.5),
+            ack_latency_p99_us: quantile(last_second, 0.99),
+            connected_devices: self.connected_devices.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+        }
+    }
+
+    fn report(&self, elapsed: Duration, devices: usize, latency: &Histogram<u64>) -> Report {
+        let records_acked = self.records_acked.load(Ordering::Relaxed);
+        let seconds = elapsed.as_secs_f64();
+        Report {
+            elapsed,
+            devices,
+            records_sent: self.records_sent.load(Ordering::Relaxed),
+            records_acked,
+            frames_sent: self.frames_sent.load(Ordering::Relaxed),
+            frames_acked: self.frames_acked.load(Ordering::Relaxed),
+            frames_resent: self.frames_resent.load(Ordering::Relaxed),
+            records_per_second: if seconds > 0.0 {
+                records_acked as f64 / seconds
+            } else {
+                0.0
+            },
+            ack_latency_p50_us: quantile(latency, 0.5),
+            ack_latency_p99_us: quantile(latency, 0.99),
+            ack_latency_max_us: if latency.is_empty() { 0 } else { latency.max() },
+            errors: self.errors.load(Ordering::Relaxed),
+            connect_failures: self.connect_failures.load(Ordering::Relaxed),
+            refused_devices: self.refused_devices.load(Ordering::Relaxed),
+            error_samples: lock(&self.error_samples).clone(),
+        }
+    }
+}
+
+fn quantile(histogram: &Histogram<u64>, quantile: f64) -> u64 {
+    if histogram.is_empty() {
+        0
+    } else {
+        histogram.value_at_quantile(quantile)
+    }
+}
+
+/// The ack log file; lines are buffered in [`Shared`] and written once a second.
+struct AckLogFile {
+    path: PathBuf,
+    file: File,
+    spare: Vec<u8>,
+}
+
+impl AckLogFile {
+    fn open(path: PathBuf) -> Result<AckLogFile, SimError> {
+        match OpenOptions::new().create(true).append(true).open(&path) {
+            Ok(file) => Ok(AckLogFile {
+                path,
+                file,
+                spare: Vec::with_capacity(1 << 16),
+            }),
+            Err(source) => Err(SimError::AckLog { path, source }),
+        }
+    }
+
+    fn flush_from(&mut self, shared: &Shared) -> Result<(), SimError> {
+        let Some(buffer) = &shared.ack_log else {
+            return Ok(());
+        };
+        std::mem::swap(&mut *lock(buffer), &mut self.spare);
+        let written = self
+            .file
+            .write_all(&self.spare)
+            .and_then(|()| self.file.flush());
+        self.spare.clear();
+        written.map_err(|source| SimError::AckLog {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// Why a device session ended with an error.
+#[derive(Debug, thiserror::Error)]
+enum DeviceError {
+    #[error("connection failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("unexpected imei reply {0:#04x}")]
+    BadHandshake(u8),
+    #[error("no reply within {0:?}")]
+    ReplyTimeout(Duration),
+    #[error("server acked {acked} records of {sent}")]
+    AckMismatch { sent: u32, acked: u32 },
+}
+
+/// How a device session ended without an error.
+enum SessionEnd {
+    /// The run is stopping.
+    Stopped,
+    /// The server refused the IMEI.
+    Refused,
+}
+
+/// Counts a device as connected while alive.
+struct ConnectedGuard<'a>(&'a AtomicUsize);
+
+impl<'a> ConnectedGuard<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        ConnectedGuard(counter)
+    }
+}
+
+impl Drop for ConnectedGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One virtual device: its vehicle, its record schedule and its unacked frame.
+struct Device {
+    imei: String,
+    handshake: Vec<u8>,
+    seed: u64,
+    vehicle: Option<Vehicle>,
+    rng: SmallRng,
+    /// Milliseconds between records.
+    record_interval_ms: f64,
+    /// When the next record is due, milliseconds since the start of the run.
+    next_record_ms: f64,
+    /// Earliest time to send a frame that is not full.
+    next_send_ms: f64,
+    /// Longest wait to fill a frame.
+    send_period_ms: f64,
+    last_timestamp_ms: u64,
+    records_per_frame: usize,
+    /// Record buffers reused from frame to frame.
+    records: Vec<AvlRecord>,
+    /// The encoded frame waiting for its ACK; empty when none is.
+    pending_frame: Vec<u8>,
+    /// Timestamps of the records in `pending_frame`.
+    pending_timestamps: Vec<u64>,
+    /// Whether `pending_frame` was written at least once.
+    pending_written: bool,
+}
+
+impl Device {
+    fn new(config: &SimConfig, index: usize) -> Device {
+        let imei = config.imei(index);
+        let seed = splitmix64(config.seed ^ splitmix64(index as u64));
+        let record_interval_ms = 1_000.0 / config.rate;
+        Device {
+            handshake: encode_imei(&imei),
+            imei,
+            seed,
+            vehicle: None,
+            rng: SmallRng::seed_from_u64(!seed),
+            record_interval_ms,
+            next_record_ms: 0.0,
+            next_send_ms: 0.0,
+            // Fill frames, but keep the map live: wait at most a second (or one record).
+            send_period_ms: (record_interval_ms * config.records_per_frame as f64).min(1_000.0),
+            last_timestamp_ms: 0,
+            records_per_frame: config.records_per_frame,
+            records: Vec::with_capacity(config.records_per_frame),
+            pending_frame: Vec::new(),
+            pending_timestamps: Vec::with_capacity(config.records_per_frame),
+            pending_written: false,
+        }
+    }
+
+    /// Switches the vehicle on; from now on records fall due whether connected or not.
+    fn start(&mut self, clock: &Clock) {
+        let now_ms = clock.relative_ms(Instant::now());
+        self.next_record_ms = now_ms;
+        self.next_send_ms = now_ms;
+        self.vehicle = Some(Vehicle::new(self.seed, clock.unix_ms(now_ms)));
+    }
+
+    /// When the next frame should be built, milliseconds since the start of the run.
+    fn next_frame_due_ms(&self) -> f64 {
+        let frame_full_ms =
+            self.next_record_ms + (self.records_per_frame - 1) as f64 * self.record_interval_ms;
+        frame_full_ms.min(self.next_send_ms.max(self.next_record_ms))
+    }
+
+    /// Generates the records due by `now_ms` (at most a frame's worth) and encodes them.
+    fn build_frame(&mut self, clock: &Clock, now_ms: f64) {
+        let Some(vehicle) = &mut self.vehicle else {
+            return;
+        };
+        self.pending_timestamps.clear();
+        while self.pending_timestamps.len() < self.records_per_frame
+            && self.next_record_ms <= now_ms
+        {
+            let timestamp_ms = clock
+                .unix_ms(self.next_record_ms)
+                .max(self.last_timestamp_ms + 1);
+            vehicle.advance_to(timestamp_ms);
+            let n_built = self.pending_timestamps.len();
+            match self.records.get_mut(n_built) {
+                Some(record) => vehicle.record_into(record),
+                None => self.records.push(vehicle.record()),
+            }
+            self.pending_timestamps.push(timestamp_ms);
+            self.last_timestamp_ms = timestamp_ms;
+            self.next_record_ms += self.record_interval_ms;
+        }
+        self.pending_frame = encode_tcp_frame(
+            Codec::Codec8Ext,
+            &self.records[..self.pending_timestamps.len()],
+        );
+        self.pending_written = false;
+        self.next_send_ms = now_ms + self.send_period_ms;
+    }
+
+    fn backoff_with_jitter(&mut self, backoff: Duration) -> Duration {
+        backoff.mul_f64(self.rng.gen_range(0.5..1.5))
+    }
+
+    /// One connection: handshake, then frames until an error or the stop.
+    async fn session(
+        &mut self,
+        stream: &mut TcpStream,
+        shared: &Shared,
+        clock: &Clock,
+        stop: &mut watch::Receiver<u8>,
+        acked_any: &mut bool,
+    ) -> Result<SessionEnd, DeviceError> {
+        stream.set_nodelay(true)?;
+        let handshake = async {
+            stream.write_all(&self.handshake).await?;
+            let mut reply = [0u8; 1];
+            stream.read_exact(&mut reply).await?;
+            Ok::<u8, std::io::Error>(reply[0])
+        };
+        let reply = tokio::select! {
+            reply = timeout(REPLY_TIMEOUT, handshake) => reply.map_err(|_| DeviceError::ReplyTimeout(REPLY_TIMEOUT))??,
+            _ = stopped(stop, STOP) => return Ok(SessionEnd::Stopped),
+        };
+        match reply {
+            0x01 => {}
+            0x00 => return Ok(SessionEnd::Refused),
+            other => return Err(DeviceError::BadHandshake(other)),
+        }
+        let _connected = ConnectedGuard::new(&shared.connected_devices);
+
+        loop {
+            if self.pending_frame.is_empty() {
+                let now_ms = loop {
+                    let now_ms = clock.relative_ms(Instant::now());
+                    let due_ms = self.next_frame_due_ms();
+                    if now_ms >= due_ms {
+                        break now_ms;
+                    }
+                    tokio::select! {
+                        _ = sleep_until(clock.instant_at(due_ms)) => {}
+                        _ = stopped(stop, STOP) => return Ok(SessionEnd::Stopped),
+                    }
+                };
+                self.build_frame(clock, now_ms);
+            } else if *stop.borrow() >= STOP {
+                return Ok(SessionEnd::Stopped);
+            }
+
+            let n_records = self.pending_timestamps.len() as u32;
+            if self.pending_written {
+                shared.frames_resent.fetch_add(1, Ordering::Relaxed);
+            }
+            self.pending_written = true;
+            shared.frames_sent.fetch_add(1, Ordering::Relaxed);
+            shared
+                .records_sent
+                .fetch_add(u64::from(n_records), Ordering::Relaxed);
+            let frame = &self.pending_frame;
+            let exchange = async {
+                stream.write_all(frame).await?;
+                let written_at = Instant::now();
+                let mut ack = [0u8; 4];
+                stream.read_exact(&mut ack).await?;
+                Ok::<_, std::io::Error>((u32::from_be_bytes(ack), written_at.elapsed()))
+            };
+            let (n_acked, latency) = tokio::select! {
+                result = timeout(REPLY_TIMEOUT, exchange) => result.map_err(|_| DeviceError::ReplyTimeout(REPLY_TIMEOUT))??,
+                _ = stopped(stop, HARD_STOP) => return Ok(SessionEnd::Stopped),
+            };
+            if n_acked != n_records {
+                return Err(DeviceError::AckMismatch {
+                    sent: n_records,
+                    acked: n_acked,
+                });
+            }
+            shared.note_ack(&self.imei, &self.pending_timestamps, latency);
+            self.pending_frame.clear();
+            *acked_any = true;
+        }
+    }
+}
+
+/// One device task: connect, run sessions, reconnect with backoff until stopped.
+async fn run_device(
+    mut device: Device,
+    shared: Arc<Shared>,
+    clock: Clock,
+    address: SocketAddr,
+    mut stop: watch::Receiver<u8>,
+    start_delay: Duration,
+) {
+    tokio::select! {
+        _ = sleep(start_delay) => {}
+        _ = stopped(&mut stop, STOP) => return,
+    }
+    device.start(&clock);
+    let mut backoff = INITIAL_BACKOFF;
+    loop {
+        let connect = timeout(CONNECT_TIMEOUT, TcpStream::connect(address));
+        let connected = tokio::select! {
+            connected = connect => connected,
+            _ = stopped(&mut stop, STOP) => return,
+        };
+        match connected {
+            Ok(Ok(mut stream)) => {
+                let mut acked_any = false;
+                let outcome = device
+                    .session(&mut stream, &shared, &clock, &mut stop, &mut acked_any)
+                    .await;
+                if acked_any {
+                    backoff = INITIAL_BACKOFF;
+                }
+                match outcome {
+                    Ok(SessionEnd::Stopped) => return,
+                    Ok(SessionEnd::Refused) => {
+                        tracing::debug!(imei = device.imei, "server refused the imei");
+                        shared.refused_devices.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(error) => shared.note_error(&device.imei, &error),
+                }
+            }
+            // The server may be restarting: retry quietly, with backoff.
+            Ok(Err(error)) => {
+                shared.connect_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(imei = device.imei, %error, "connect failed");
+            }
+            Err(_) => {
+                shared.connect_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(imei = device.imei, "connect timed out");
+            }
+        }
+        let delay = device.backoff_with_jitter(backoff);
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        tokio::select! {
+            _ = sleep(delay) => {}
+            _ = stopped(&mut stop, STOP) => return,
+        }
+    }
+}
+
+/// SplitMix64: spreads nearby seeds (seed, seed + 1) over unrelated streams.
+fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
