@@ -1,1 +1,163 @@
-//! placeholder
+//! Position and device storage: one API, two backends.
+//!
+//! - SQLite (embedded default, one file): a single writer thread owns the
+//!   write connection and group-commits every queued append in one
+//!   transaction to an append-only `ingest_log`; a compaction step in the
+//!   same thread later merges each device's records into time-ordered,
+//!   delta-encoded `position_chunks`. See [`sqlite`](self) module docs.
+//! - PostgreSQL: one row per position keyed (device, fix time, digest), the
+//!   same per-record encoding, group-committed by a tokio task.
+//!
+//! **Invariant:** `append_positions` resolves only after the records are
+//! durably committed; a failed commit fails every append in it.
+//! **Invariant:** a record resent by a device (same device, fix time and
+//! content) is returned once.
+
+mod encoding;
+mod error;
+mod postgres;
+mod sqlite;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use trackd_model::{Device, DeviceId, NewDevice, Position, StoredPosition, Timestamp};
+
+pub use error::StoreError;
+
+/// Where and how to open a store.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// `sqlite:<path>` or a bare path for SQLite; `postgres://...` for PostgreSQL.
+    pub url: String,
+    /// Open without migrations, compaction or writes (export while a server runs).
+    pub read_only: bool,
+}
+
+impl StoreConfig {
+    /// A read-write configuration for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        StoreConfig { url: url.into(), read_only: false }
+    }
+}
+
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+/// A handle to an open store; cheap to clone and share between tasks.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<Backend>,
+}
+
+macro_rules! dispatch {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match &*$self.backend {
+            Backend::Sqlite(store) => store.$method($($arg),*).await,
+            Backend::Postgres(store) => store.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the store named by `config.url`, applying migrations unless read-only.
+    pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        let url = config.url.trim();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres(postgres::PgStore::open(url, config.read_only).await?)
+        } else {
+            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+            if path.is_empty() {
+                return Err(StoreError::InvalidConfig("empty sqlite path".into()));
+            }
+            Backend::Sqlite(sqlite::SqliteStore::open(path.as_ref(), config.read_only).await?)
+        };
+        Ok(Store { backend: Arc::new(backend) })
+    }
+
+    /// Registers a device; `Conflict` if its unique id is taken.
+    pub async fn add_device(&self, device: NewDevice) -> Result<Device, StoreError> {
+        dispatch!(self.add_device(device))
+    }
+
+    /// The device reporting as `unique_id`, if registered.
+    pub async fn device_by_unique_id(&self, unique_id: &str) -> Result<Option<Device>, StoreError> {
+        dispatch!(self.device_by_unique_id(unique_id))
+    }
+
+    /// The device with this id, if registered.
+    pub async fn device(&self, id: DeviceId) -> Result<Option<Device>, StoreError> {
+        dispatch!(self.device(id))
+    }
+
+    /// All devices, by id.
+    pub async fn devices(&self) -> Result<Vec<Device>, StoreError> {
+        dispatch!(self.devices())
+    }
+
+    /// Returns only once the positions are durably committed (group commit across concurrent callers). Caller then ACKs the device.
+    pub async fn append_positions(&self, device_id: DeviceId, positions: Vec<Position>) -> Result<(), StoreError> {
+        dispatch!(self.append_positions(device_id, positions))
+    }
+
+    /// Positions with from <= fix_time < to, in fix_time order (ties: arrival order), duplicates removed.
+    pub async fn positions(
+        &self,
+        device_id: DeviceId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<StoredPosition>, StoreError> {
+        dispatch!(self.positions(device_id, from, to))
+    }
+
+    /// The position with the greatest fix time (the earliest arrived among equals).
+    pub async fn latest_position(&self, device_id: DeviceId) -> Result<Option<StoredPosition>, StoreError> {
+        dispatch!(self.latest_position(device_id))
+    }
+
+    /// The position with this id (`device_id << 32 | sequence`), if stored.
+    pub async fn position_by_id(&self, id: i64) -> Result<Option<StoredPosition>, StoreError> {
+        dispatch!(self.position_by_id(id))
+    }
+
+    /// Number of stored positions of a device (duplicates counted once).
+    pub async fn count_positions(&self, device_id: DeviceId) -> Result<u64, StoreError> {
+        dispatch!(self.count_positions(device_id))
+    }
+
+    /// Forces any background compaction now (for benchmarks and tests).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        dispatch!(self.flush())
+    }
+
+    /// Bytes on disk of the position data (SQLite: db + wal after a checkpoint; PostgreSQL: tables and indexes).
+    pub async fn disk_usage_bytes(&self) -> Result<u64, StoreError> {
+        dispatch!(self.disk_usage_bytes())
+    }
+
+    /// Compacts, stops the writer cleanly and fails later writes with `Closed`.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        dispatch!(self.close())
+    }
+}
+
+/// Index of the first record with the greatest fix time (the latest candidate).
+pub(crate) fn latest_index(positions: &[Position]) -> usize {
+    let mut best = 0;
+    for (index, position) in positions.iter().enumerate() {
+        if position.fix_time > positions[best].fix_time {
+            best = index;
+        }
+    }
+    best
+}
+
+/// Whether `candidate` should replace `current` as the latest position:
+/// greater fix time, or equal fix time and earlier arrival.
+pub(crate) fn is_later(candidate: &StoredPosition, current: &StoredPosition) -> bool {
+    (candidate.position.fix_time, std::cmp::Reverse(candidate.id))
+        > (current.position.fix_time, std::cmp::Reverse(current.id))
+}

@@ -1,0 +1,341 @@
+//! The embedded SQLite backend.
+//!
+//! Layout (one file, WAL, `synchronous=FULL`):
+//! - `ingest_log(seq, device_id, seq_first, n, data)`: every append request
+//!   becomes one row, inserted in rowid order by the writer thread's group
+//!   commit, so a commit touches the end of one b-tree, not a page per
+//!   device. `data` is the codec's blob with sequence numbers relative to
+//!   `seq_first`.
+//! - `position_chunks(device_id, t_first, t_last, seq_min, seq_max, n,
+//!   data)`, indexed by `(device_id, t_first)`: per-device runs of up to 512
+//!   positions sorted by (fix_time, seq), strictly non-overlapping in time,
+//!   de-duplicated, delta-encoded.
+//! - Compaction (in the writer thread, in bounded slices so ACK latency
+//!   stays low) moves log records into chunks; the log rows of a compaction
+//!   epoch are deleted when its last slice commits. It is idempotent: a
+//!   crash between slices replays records that de-duplicate by sequence.
+//!
+//! Records that are committed but not yet compacted are also held in
+//! memory ([`Shared`]) so reads see them without scanning the log; a reader
+//! snapshots that memory *before* reading the database, so a record moving
+//! from log to chunk is seen at least once and de-duplicated by sequence.
+
+mod compaction;
+mod devices;
+mod migrations;
+mod positions;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+use trackd_model::{Device, DeviceId, NewDevice, Position, StoredPosition, Timestamp};
+
+use crate::encoding::{encode_records, quantize};
+use crate::StoreError;
+use writer::{AppendRequest, Command, Writer};
+
+/// A committed, not yet compacted append (one `ingest_log` row).
+#[derive(Clone)]
+pub(crate) struct PendingBlob {
+    pub(crate) log_seq: i64,
+    pub(crate) seq_first: u32,
+    pub(crate) n: u32,
+    pub(crate) data: Arc<[u8]>,
+}
+
+/// Per-device memory shared by the writer and the readers.
+#[derive(Default)]
+pub(crate) struct DeviceMemory {
+    pub(crate) pending: Vec<PendingBlob>,
+    pub(crate) latest: Option<StoredPosition>,
+    /// Whether `latest` already accounts for the compacted chunks.
+    pub(crate) latest_complete: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct Shared {
+    devices: Mutex<HashMap<DeviceId, DeviceMemory>>,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<DeviceId, DeviceMemory>> {
+        // A panic while holding the lock cannot leave the map half-updated
+        // in a way reads could misinterpret, so poisoning is ignored.
+        self.devices.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn pending(&self, device_id: DeviceId) -> Vec<PendingBlob> {
+        self.lock().get(&device_id).map(|memory| memory.pending.clone()).unwrap_or_default()
+    }
+}
+
+/// A small pool of read connections (rusqlite connections are not `Sync`).
+struct ReaderPool {
+    path: PathBuf,
+    read_only: bool,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReaderPool {
+    fn open_connection(&self) -> Result<Connection, StoreError> {
+        let flags = if self.read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch("PRAGMA query_only = 1; PRAGMA cache_size = -16384;")?;
+        Ok(conn)
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Connection) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        let pooled = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => self.open_connection()?,
+        };
+        let result = f(&mut conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if idle.len() < 8 {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
+struct Inner {
+    path: PathBuf,
+    read_only: bool,
+    shared: Arc<Shared>,
+    readers: ReaderPool,
+    writer: Option<mpsc::Sender<Command>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The SQLite store.
+pub(crate) struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, StoreError> + Send + 'static,
+) -> Result<R, StoreError> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| StoreError::Closed)?
+}
+
+impl SqliteStore {
+    pub(crate) async fn open(path: &Path, read_only: bool) -> Result<SqliteStore, StoreError> {
+        let path = path.to_path_buf();
+        let shared = Arc::new(Shared::default());
+        let readers = ReaderPool { path: path.clone(), read_only, idle: Mutex::new(Vec::new()) };
+        if read_only {
+            if !path.exists() {
+                return Err(StoreError::InvalidConfig(format!("{} does not exist", path.display())));
+            }
+            let inner = Inner { path, read_only, shared, readers, writer: None, thread: Mutex::new(None) };
+            return Ok(SqliteStore { inner: Arc::new(inner) });
+        }
+        let writer = {
+            let path = path.clone();
+            let shared = shared.clone();
+            blocking(move || Writer::open(&path, shared)).await?
+        };
+        let (sender, receiver) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("trackd-sqlite-writer".into())
+            .spawn(move || writer.run(receiver))?;
+        let inner = Inner { path, read_only, shared, readers, writer: Some(sender), thread: Mutex::new(Some(thread)) };
+        let store = SqliteStore { inner: Arc::new(inner) };
+        // Compact whatever the log holds from the last run before serving.
+        store.flush().await?;
+        Ok(store)
+    }
+
+    fn send(&self, command: Command) -> Result<(), StoreError> {
+        let writer = self.inner.writer.as_ref().ok_or(StoreError::ReadOnly)?;
+        writer.send(command).map_err(|_| StoreError::Closed)
+    }
+
+    /// Runs `f` on the writer thread and waits for its result.
+    async fn on_writer<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Writer) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Run(Box::new(move |writer| {
+            let _ = reply.send(f(writer));
+        })))?;
+        response.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner, &mut Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let inner = self.inner.clone();
+        blocking(move || inner.readers.with(|conn| f(&inner, conn))).await
+    }
+
+    pub(crate) async fn add_device(&self, device: NewDevice) -> Result<Device, StoreError> {
+        self.on_writer(move |writer| writer.add_device(&device)).await
+    }
+
+    pub(crate) async fn device_by_unique_id(&self, unique_id: &str) -> Result<Option<Device>, StoreError> {
+        let unique_id = unique_id.to_owned();
+        self.read(move |_, conn| devices::by_unique_id(conn, &unique_id)).await
+    }
+
+    pub(crate) async fn device(&self, id: DeviceId) -> Result<Option<Device>, StoreError> {
+        self.read(move |_, conn| devices::by_id(conn, id)).await
+    }
+
+    pub(crate) async fn devices(&self) -> Result<Vec<Device>, StoreError> {
+        self.read(|_, conn| devices::all(conn)).await
+    }
+
+    pub(crate) async fn append_positions(&self, device_id: DeviceId, positions: Vec<Position>) -> Result<(), StoreError> {
+        if self.inner.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        if positions.is_empty() {
+            return Ok(());
+        }
+        let n = u32::try_from(positions.len()).map_err(|_| StoreError::SequenceExhausted(device_id))?;
+        let data: Arc<[u8]> = encode_records(positions.iter().enumerate().map(|(i, p)| (i as u32, p))).into();
+        let latest_index = crate::latest_index(&positions);
+        let latest = quantize(&positions[latest_index]);
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Append(AppendRequest {
+            device_id,
+            n,
+            data,
+            latest,
+            latest_index: latest_index as u32,
+            reply,
+        }))?;
+        response.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// This device's uncompacted records as the readers must see them.
+    fn pending_snapshot(inner: &Inner, conn: &Connection, device_id: DeviceId) -> Result<Vec<PendingBlob>, StoreError> {
+        if inner.read_only {
+            positions::log_blobs(conn, device_id)
+        } else {
+            Ok(inner.shared.pending(device_id))
+        }
+    }
+
+    pub(crate) async fn positions(
+        &self,
+        device_id: DeviceId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<StoredPosition>, StoreError> {
+        self.read(move |inner, conn| {
+            let pending = if inner.read_only { Vec::new() } else { inner.shared.pending(device_id) };
+            let tx = conn.transaction()?;
+            let pending = if inner.read_only { Self::pending_snapshot(inner, &tx, device_id)? } else { pending };
+            positions::range(&tx, device_id, from, to, &pending)
+        })
+        .await
+    }
+
+    pub(crate) async fn latest_position(&self, device_id: DeviceId) -> Result<Option<StoredPosition>, StoreError> {
+        self.read(move |inner, conn| {
+            if !inner.read_only {
+                if let Some(memory) = inner.shared.lock().get(&device_id) {
+                    if memory.latest_complete {
+                        return Ok(memory.latest.clone());
+                    }
+                }
+                let from_chunks = positions::latest_in_chunks(conn, device_id)?;
+                let mut map = inner.shared.lock();
+                let memory = map.entry(device_id).or_default();
+                if let Some(candidate) = from_chunks {
+                    if memory.latest.as_ref().is_none_or(|current| crate::is_later(&candidate, current)) {
+                        memory.latest = Some(candidate);
+                    }
+                }
+                memory.latest_complete = true;
+                return Ok(memory.latest.clone());
+            }
+            let tx = conn.transaction()?;
+            let pending = positions::log_blobs(&tx, device_id)?;
+            let mut best = positions::latest_in_chunks(&tx, device_id)?;
+            for record in positions::decode_pending(device_id, &pending)? {
+                if best.as_ref().is_none_or(|current| crate::is_later(&record, current)) {
+                    best = Some(record);
+                }
+            }
+            Ok(best)
+        })
+        .await
+    }
+
+    pub(crate) async fn position_by_id(&self, id: i64) -> Result<Option<StoredPosition>, StoreError> {
+        self.read(move |inner, conn| {
+            let device_id = StoredPosition::device_of_id(id);
+            let Ok(seq) = u32::try_from(id & 0xffff_ffff) else { return Ok(None) };
+            let pending = if inner.read_only { Vec::new() } else { inner.shared.pending(device_id) };
+            let tx = conn.transaction()?;
+            let pending = if inner.read_only { Self::pending_snapshot(inner, &tx, device_id)? } else { pending };
+            positions::by_seq(&tx, device_id, seq, &pending)
+        })
+        .await
+    }
+
+    pub(crate) async fn count_positions(&self, device_id: DeviceId) -> Result<u64, StoreError> {
+        self.read(move |inner, conn| {
+            let pending = if inner.read_only { Vec::new() } else { inner.shared.pending(device_id) };
+            let tx = conn.transaction()?;
+            let pending = if inner.read_only { Self::pending_snapshot(inner, &tx, device_id)? } else { pending };
+            positions::count(&tx, device_id, &pending)
+        })
+        .await
+    }
+
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        if self.inner.read_only {
+            return Ok(());
+        }
+        self.on_writer(|writer| writer.flush()).await
+    }
+
+    pub(crate) async fn disk_usage_bytes(&self) -> Result<u64, StoreError> {
+        if !self.inner.read_only {
+            self.on_writer(|writer| writer.checkpoint()).await?;
+        }
+        let path = self.inner.path.clone();
+        blocking(move || {
+            let mut total = std::fs::metadata(&path)?.len();
+            let mut wal = path.into_os_string();
+            wal.push("-wal");
+            if let Ok(metadata) = std::fs::metadata(&wal) {
+                total += metadata.len();
+            }
+            Ok(total)
+        })
+        .await
+    }
+
+    pub(crate) async fn close(&self) -> Result<(), StoreError> {
+        if self.inner.read_only {
+            return Ok(());
+        }
+        let (reply, response) = oneshot::channel();
+        if self.send(Command::Close(reply)).is_err() {
+            return Ok(()); // already closed
+        }
+        let result = response.await.map_err(|_| StoreError::Closed)?;
+        let thread = self.inner.thread.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        if let Some(thread) = thread {
+            blocking(move || thread.join().map_err(|_| StoreError::Closed)).await?;
+        }
+        result
+    }
+}

@@ -1,0 +1,247 @@
+//! The writer thread: owns the write connection, group-commits appends and
+//! runs compaction between commits.
+//!
+//! Each loop turn drains every queued command, inserts all appends into
+//! `ingest_log` in ONE transaction, commits (WAL fsync, `synchronous=FULL`),
+//! publishes the records to [`Shared`] memory and only then resolves the
+//! waiters. A failed commit resolves every waiter of the batch with the
+//! error, so nothing is acknowledged. Then at most one bounded compaction
+//! slice runs, so a waiting append is delayed by one slice at most.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection, TransactionBehavior};
+use tokio::sync::oneshot;
+use trackd_model::{Device, DeviceId, NewDevice, Position, StoredPosition};
+
+use super::compaction::Epoch;
+use super::{devices, migrations, positions, PendingBlob, Shared};
+use crate::StoreError;
+
+/// Compact when this many records wait in the log...
+pub(crate) const COMPACT_AT_RECORDS: usize = 300_000;
+/// ...or when the oldest has waited this long.
+pub(crate) const COMPACT_INTERVAL: Duration = Duration::from_secs(30);
+/// Upper bound of records in one group commit.
+const MAX_BATCH_RECORDS: usize = 200_000;
+
+pub(crate) struct AppendRequest {
+    pub(crate) device_id: DeviceId,
+    pub(crate) n: u32,
+    pub(crate) data: Arc<[u8]>,
+    /// The quantized record with the greatest fix time, and its index.
+    pub(crate) latest: Position,
+    pub(crate) latest_index: u32,
+    pub(crate) reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+pub(crate) type WriterFn = Box<dyn FnOnce(&mut Writer) + Send>;
+
+pub(crate) enum Command {
+    Append(AppendRequest),
+    Run(WriterFn),
+    Close(oneshot::Sender<Result<(), StoreError>>),
+}
+
+pub(crate) struct Writer {
+    pub(crate) conn: Connection,
+    pub(crate) shared: Arc<Shared>,
+    /// Next sequence number per registered device (also the set of known ids).
+    next_seq: HashMap<DeviceId, u32>,
+    /// Records in the log not yet compacted.
+    pub(crate) log_records: usize,
+    pub(crate) last_log_seq: i64,
+    pub(crate) last_compaction: Instant,
+    pub(crate) epoch: Option<Epoch>,
+}
+
+impl Writer {
+    /// Opens the write connection, migrates and recovers memory from the log.
+    pub(crate) fn open(path: &Path, shared: Arc<Shared>) -> Result<Writer, StoreError> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // auto_vacuum only takes effect on a new file, before the first table.
+        conn.execute_batch(
+            "PRAGMA auto_vacuum = INCREMENTAL;
+             PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA cache_size = -65536;
+             PRAGMA wal_autocheckpoint = 4000;",
+        )?;
+        let journal_mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+        if !journal_mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::InvalidConfig(format!("sqlite journal mode is {journal_mode}, not wal")));
+        }
+        migrations::apply(&mut conn)?;
+
+        let mut next_seq: HashMap<DeviceId, u32> =
+            devices::all_ids(&conn)?.into_iter().map(|id| (id, 0)).collect();
+        for (device_id, seq_max) in positions::chunk_seq_max(&conn)? {
+            let next = u32::try_from(seq_max + 1).map_err(|_| StoreError::SequenceExhausted(device_id))?;
+            next_seq.insert(device_id, next);
+        }
+        let mut log_records = 0;
+        let mut last_log_seq = 0;
+        {
+            let mut memory = shared.lock();
+            for (device_id, blob) in positions::all_log_blobs(&conn)? {
+                let end = blob.seq_first.checked_add(blob.n).ok_or(StoreError::SequenceExhausted(device_id))?;
+                let next = next_seq.entry(device_id).or_insert(0);
+                *next = (*next).max(end);
+                log_records += blob.n as usize;
+                last_log_seq = last_log_seq.max(blob.log_seq);
+                let device = memory.entry(device_id).or_default();
+                for record in positions::decode_pending(device_id, std::slice::from_ref(&blob))? {
+                    if device.latest.as_ref().is_none_or(|current| crate::is_later(&record, current)) {
+                        device.latest = Some(record);
+                    }
+                }
+                device.pending.push(blob);
+            }
+        }
+        Ok(Writer {
+            conn,
+            shared,
+            next_seq,
+            log_records,
+            last_log_seq,
+            last_compaction: Instant::now(),
+            epoch: None,
+        })
+    }
+
+    /// The writer loop; returns when closed or when every sender is gone.
+    pub(crate) fn run(mut self, receiver: mpsc::Receiver<Command>) {
+        loop {
+            let timeout = if self.epoch.is_some() { Duration::ZERO } else { Duration::from_millis(500) };
+            let first = match receiver.recv_timeout(timeout) {
+                Ok(command) => Some(command),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    if let Err(error) = self.compact_all() {
+                        tracing::error!(%error, "final compaction failed; the log keeps the records");
+                    }
+                    return;
+                }
+            };
+            let mut batch = Vec::new();
+            let mut others = Vec::new();
+            let mut batch_records = 0usize;
+            let mut next = first;
+            while let Some(command) = next {
+                match command {
+                    Command::Append(request) => {
+                        batch_records += request.n as usize;
+                        batch.push(request);
+                    }
+                    other => others.push(other),
+                }
+                if batch_records >= MAX_BATCH_RECORDS {
+                    break;
+                }
+                next = receiver.try_recv().ok();
+            }
+            if !batch.is_empty() {
+                self.commit_batch(batch);
+            }
+            for command in others {
+                match command {
+                    Command::Run(f) => f(&mut self),
+                    Command::Close(reply) => {
+                        let result = self.compact_all().and_then(|()| self.checkpoint());
+                        let _ = reply.send(result);
+                        return;
+                    }
+                    Command::Append(_) => {}
+                }
+            }
+            self.maybe_compact();
+        }
+    }
+
+    fn commit_batch(&mut self, batch: Vec<AppendRequest>) {
+        let mut outcome: Vec<Result<(u32, i64), StoreError>> = Vec::with_capacity(batch.len());
+        let mut assigned: HashMap<DeviceId, u32> = HashMap::new();
+        let result = (|| -> Result<(), StoreError> {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO ingest_log (device_id, seq_first, n, data) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for request in &batch {
+                    let device_id = request.device_id;
+                    let Some(&base) = assigned.get(&device_id).or_else(|| self.next_seq.get(&device_id)) else {
+                        outcome.push(Err(StoreError::NotFound));
+                        continue;
+                    };
+                    let Some(end) = base.checked_add(request.n) else {
+                        outcome.push(Err(StoreError::SequenceExhausted(device_id)));
+                        continue;
+                    };
+                    insert.execute(params![device_id, base, request.n, &request.data[..]])?;
+                    outcome.push(Ok((base, tx.last_insert_rowid())));
+                    assigned.insert(device_id, end);
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        if let Err(error) = result {
+            tracing::error!(%error, "group commit failed; no append in it is acknowledged");
+            for request in batch {
+                let _ = request.reply.send(Err(error.clone()));
+            }
+            return;
+        }
+        self.next_seq.extend(assigned);
+        let mut replies = Vec::with_capacity(batch.len());
+        {
+            let mut memory = self.shared.lock();
+            for (request, outcome) in batch.into_iter().zip(outcome) {
+                match outcome {
+                    Ok((seq_first, log_seq)) => {
+                        let device = memory.entry(request.device_id).or_default();
+                        let latest = StoredPosition {
+                            id: StoredPosition::make_id(request.device_id, seq_first + request.latest_index),
+                            device_id: request.device_id,
+                            position: request.latest,
+                        };
+                        if device.latest.as_ref().is_none_or(|current| crate::is_later(&latest, current)) {
+                            device.latest = Some(latest);
+                        }
+                        device.pending.push(PendingBlob { log_seq, seq_first, n: request.n, data: request.data });
+                        self.log_records += request.n as usize;
+                        self.last_log_seq = log_seq;
+                        replies.push((request.reply, Ok(())));
+                    }
+                    Err(error) => replies.push((request.reply, Err(error))),
+                }
+            }
+        }
+        for (reply, result) in replies {
+            let _ = reply.send(result);
+        }
+    }
+
+    pub(crate) fn add_device(&mut self, device: &NewDevice) -> Result<Device, StoreError> {
+        let device = devices::insert(&self.conn, device)?;
+        self.next_seq.insert(device.id, 0);
+        Ok(device)
+    }
+
+    /// Compacts everything, returns free pages to the file system and checkpoints.
+    pub(crate) fn flush(&mut self) -> Result<(), StoreError> {
+        self.compact_all()?;
+        self.conn.execute_batch("PRAGMA incremental_vacuum;")?;
+        self.checkpoint()
+    }
+
+    /// Copies the WAL into the database file and truncates it.
+    pub(crate) fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
