@@ -1,1 +1,14 @@
-//! placeholder
+//! Sans-IO device protocol decoders and encoders.
+//!
+//! Bytes go in; records, events and reply bytes come out. Nothing here
+//! touches a socket, a clock or a database: the listener in `server` owns
+//! the I/O and decides when to send the replies these types compute.
+//!
+//! **Architecture Invariant:** no tokio, no sockets, no clock (a tidy test
+//! checks `Cargo.toml`); "need more bytes" is a state, never an error; no
+//! input can make a decoder panic or allocate more than its input can hold.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod reader;
+pub mod teltonika;

@@ -1,0 +1,186 @@
+//! TCP framing: the IMEI handshake, the 0xFF keepalive and AVL data frames
+//! (`00000000` preamble, u32 data length, data, u32 CRC-16/IBM of the data).
+//!
+//! [`next_frame`] is pure: it looks at the start of a buffer and says how
+//! long the first frame is, or that more bytes are needed, or that the
+//! stream cannot be framed any more. It does not check CRCs or decode.
+
+use super::FrameError;
+
+/// Default limit on one data frame, preamble to CRC.
+pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
+
+/// Longest IMEI handshake accepted (IMEIs are 15 digits; some devices send
+/// other identifiers, never this long).
+pub(crate) const MAX_IMEI_LEN: usize = 64;
+
+/// Preamble + length field.
+pub(crate) const HEADER_LEN: usize = 8;
+/// CRC field.
+pub(crate) const CRC_LEN: usize = 4;
+/// Codec id, N1 and N2: the least a data field can hold.
+const MIN_DATA_LEN: u32 = 3;
+
+/// What kind of frame starts the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameKind {
+    /// The one-byte 0xFF keepalive.
+    Ping,
+    /// u16 length + IMEI.
+    Imei,
+    /// Preamble, length, data, CRC.
+    Data,
+}
+
+/// The result of looking for a frame at the start of a buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrameStatus {
+    /// Not enough bytes yet to know or to hold the first frame.
+    Incomplete,
+    /// The first `len` bytes are one frame of `kind`.
+    Complete {
+        /// What the frame is.
+        kind: FrameKind,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The stream cannot be framed: the connection should be closed.
+    Invalid(FrameError),
+}
+
+/// Finds the first frame in `buf` (stateless; Traccar's frame decoder rules:
+/// a leading 0xFF is a ping, a non-zero u16 is an IMEI length, zero starts a
+/// data frame).
+pub fn next_frame(buf: &[u8], max_frame: usize) -> FrameStatus {
+    let Some(&first) = buf.first() else {
+        return FrameStatus::Incomplete;
+    };
+    if first == 0xFF {
+        return FrameStatus::Complete {
+            kind: FrameKind::Ping,
+            len: 1,
+        };
+    }
+    let Some(prefix) = buf.get(..2) else {
+        return FrameStatus::Incomplete;
+    };
+    let imei_len = usize::from(u16::from_be_bytes([prefix[0], prefix[1]]));
+    if imei_len > 0 {
+        if imei_len > MAX_IMEI_LEN {
+            return FrameStatus::Invalid(FrameError::InvalidImei);
+        }
+        let len = 2 + imei_len;
+        return if buf.len() >= len {
+            FrameStatus::Complete {
+                kind: FrameKind::Imei,
+                len,
+            }
+        } else {
+            FrameStatus::Incomplete
+        };
+    }
+    let Some(header) = buf.get(..HEADER_LEN) else {
+        // Four zero bytes are needed before this can be a preamble.
+        return match buf.iter().position(|&b| b != 0) {
+            Some(_) => FrameStatus::Invalid(FrameError::BadPreamble),
+            None => FrameStatus::Incomplete,
+        };
+    };
+    if header[..4] != [0, 0, 0, 0] {
+        return FrameStatus::Invalid(FrameError::BadPreamble);
+    }
+    let data_len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+    if data_len < MIN_DATA_LEN {
+        return FrameStatus::Invalid(FrameError::ImpossibleLength(data_len));
+    }
+    let size = u64::from(data_len) + (HEADER_LEN + CRC_LEN) as u64;
+    if size > max_frame as u64 {
+        return FrameStatus::Invalid(FrameError::FrameTooLarge {
+            size,
+            limit: max_frame,
+        });
+    }
+    // `size <= max_frame`, so it fits a usize.
+    let len = usize::try_from(size).unwrap_or(usize::MAX);
+    if buf.len() >= len {
+        FrameStatus::Complete {
+            kind: FrameKind::Data,
+            len,
+        }
+    } else {
+        FrameStatus::Incomplete
+    }
+}
+
+/// Checks the CRC of one complete data frame and returns its data field
+/// (codec id .. N2).
+pub(crate) fn checked_data(frame: &[u8]) -> Result<&[u8], FrameError> {
+    let data_end = frame
+        .len()
+        .checked_sub(CRC_LEN)
+        .ok_or(FrameError::Truncated { at: frame.len() })?;
+    let data = frame
+        .get(HEADER_LEN..data_end)
+        .ok_or(FrameError::Truncated { at: frame.len() })?;
+    let crc_field = frame
+        .get(data_end..)
+        .ok_or(FrameError::Truncated { at: data_end })?;
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(crc_field);
+    let frame_crc = u32::from_be_bytes(crc);
+    let computed = crc16_ibm(data);
+    if frame_crc != u32::from(computed) {
+        return Err(FrameError::BadCrc {
+            frame: frame_crc,
+            computed,
+        });
+    }
+    Ok(data)
+}
+
+/// Splits exactly one data frame (preamble .. CRC) into its checked data
+/// field; the whole slice must be that frame.
+pub(crate) fn split_data_frame(bytes: &[u8]) -> Result<&[u8], FrameError> {
+    match next_frame(bytes, usize::MAX) {
+        FrameStatus::Complete {
+            kind: FrameKind::Data,
+            len,
+        } if len == bytes.len() => checked_data(bytes),
+        FrameStatus::Complete {
+            kind: FrameKind::Data,
+            len,
+        } => Err(FrameError::TrailingBytes(bytes.len().saturating_sub(len))),
+        FrameStatus::Complete { .. } => Err(FrameError::BadPreamble),
+        FrameStatus::Incomplete => Err(FrameError::Truncated { at: bytes.len() }),
+        FrameStatus::Invalid(error) => Err(error),
+    }
+}
+
+const CRC_TABLE: [u16; 256] = crc_table();
+
+const fn crc_table() -> [u16; 256] {
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = i as u16;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xA001
+            } else {
+                crc >> 1
+            };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+}
+
+/// CRC-16/IBM (ARC): reflected polynomial 0xA001, initial value 0.
+pub fn crc16_ibm(data: &[u8]) -> u16 {
+    data.iter().fold(0u16, |crc, &byte| {
+        (crc >> 8) ^ CRC_TABLE[usize::from((crc ^ u16::from(byte)) & 0xFF)]
+    })
+}
