@@ -836,3 +836,72 @@ fn splitmix64(seed: u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(rate: f64, records_per_frame: usize) -> (Device, Clock) {
+        let config = SimConfig { rate, records_per_frame, ..SimConfig::new("127.0.0.1:1", 1) };
+        let clock = Clock { base_instant: Instant::now(), base_unix_ms: 1_700_000_000_000 };
+        let mut device = Device::new(&config, 0);
+        device.vehicle = Some(Vehicle::new(device.seed, clock.unix_ms(0.0)));
+        (device, clock)
+    }
+
+    #[test]
+    fn high_rate_fills_frames_before_sending() {
+        let (mut device, clock) = device(100.0, 10);
+        // The first record goes out at once, so the map shows the device early.
+        assert_eq!(device.next_frame_due_ms(), 0.0);
+        device.build_frame(&clock, 0.0);
+        assert_eq!(device.pending_timestamps, vec![1_700_000_000_000]);
+        // Then frames wait until they are full: records at 10..=100 ms.
+        assert_eq!(device.next_frame_due_ms(), 100.0);
+        device.build_frame(&clock, 100.0);
+        let expected: Vec<u64> = (1..=10).map(|index| 1_700_000_000_000 + index * 10).collect();
+        assert_eq!(device.pending_timestamps, expected);
+        assert_eq!(device.pending_frame[8], 0x8E, "codec 8 extended");
+        assert_eq!(device.pending_frame[9], 10, "n1");
+        assert_eq!(device.next_frame_due_ms(), 200.0);
+    }
+
+    #[test]
+    fn low_rate_sends_each_record_within_a_second() {
+        let (mut device, clock) = device(1.0, 10);
+        assert_eq!(device.next_frame_due_ms(), 0.0);
+        device.build_frame(&clock, 0.0);
+        assert_eq!(device.pending_timestamps.len(), 1);
+        assert_eq!(device.next_frame_due_ms(), 1_000.0);
+        device.build_frame(&clock, 1_000.0);
+        assert_eq!(device.pending_timestamps, vec![1_700_000_001_000]);
+    }
+
+    #[test]
+    fn backlog_goes_out_in_full_frames_oldest_first() {
+        let (mut device, clock) = device(10.0, 10);
+        // The server was away for 5 s: 51 records are due; the last waits for company.
+        let mut sent = Vec::new();
+        while device.next_frame_due_ms() <= 5_000.0 {
+            device.build_frame(&clock, 5_000.0);
+            assert!(device.pending_timestamps.len() <= 10);
+            sent.extend_from_slice(&device.pending_timestamps);
+        }
+        assert_eq!(sent.len(), 50);
+        assert!(sent.windows(2).all(|pair| pair[1] == pair[0] + 100));
+    }
+
+    #[test]
+    fn imeis_have_fifteen_digits() {
+        let config = SimConfig::new("127.0.0.1:1", 3);
+        assert_eq!(config.imei(2), "356000000000002");
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn nearby_seeds_give_unrelated_vehicles() {
+        let first = Device::new(&SimConfig { seed: 1, ..SimConfig::default() }, 0);
+        let second = Device::new(&SimConfig { seed: 0, ..SimConfig::default() }, 1);
+        assert_ne!(first.seed, second.seed);
+    }
+}
