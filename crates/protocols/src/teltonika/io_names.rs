@@ -276,16 +276,8 @@ pub(crate) fn name_variable(position: &mut Position, namer: IoNamer, id: u16, by
                 );
                 return;
             }
-            385 => {
-                if beacons(position, bytes).is_some() {
-                    return;
-                }
-            }
-            548 | 10829 | 10831 => {
-                if ble_tags(position, bytes).is_some() {
-                    return;
-                }
-            }
+            385 if beacons(position, bytes).is_some() => return,
+            548 | 10829 | 10831 if ble_tags(position, bytes).is_some() => return,
             _ => {}
         }
     }
