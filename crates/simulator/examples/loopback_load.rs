@@ -21,7 +21,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let address = sink.local_addr()?;
     sink.set_nonblocking(true)?;
     std::thread::spawn(move || -> std::io::Result<()> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         runtime.block_on(async move {
             let listener = TcpListener::from_std(sink)?;
             loop {
@@ -33,7 +35,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     });
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let config = SimConfig {
         rate,
         duration: Some(Duration::from_secs(seconds)),
@@ -69,6 +74,8 @@ async fn sink_device(mut stream: TcpStream) -> std::io::Result<()> {
         payload.resize(data_len + 4, 0);
         stream.read_exact(&mut payload).await?;
         let n_records = payload.get(1).copied().unwrap_or(0);
-        stream.write_all(&u32::from(n_records).to_be_bytes()).await?;
+        stream
+            .write_all(&u32::from(n_records).to_be_bytes())
+            .await?;
     }
 }

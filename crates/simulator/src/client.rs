@@ -842,8 +842,15 @@ mod tests {
     use super::*;
 
     fn device(rate: f64, records_per_frame: usize) -> (Device, Clock) {
-        let config = SimConfig { rate, records_per_frame, ..SimConfig::new("127.0.0.1:1", 1) };
-        let clock = Clock { base_instant: Instant::now(), base_unix_ms: 1_700_000_000_000 };
+        let config = SimConfig {
+            rate,
+            records_per_frame,
+            ..SimConfig::new("127.0.0.1:1", 1)
+        };
+        let clock = Clock {
+            base_instant: Instant::now(),
+            base_unix_ms: 1_700_000_000_000,
+        };
         let mut device = Device::new(&config, 0);
         device.vehicle = Some(Vehicle::new(device.seed, clock.unix_ms(0.0)));
         (device, clock)
@@ -859,7 +866,9 @@ mod tests {
         // Then frames wait until they are full: records at 10..=100 ms.
         assert_eq!(device.next_frame_due_ms(), 100.0);
         device.build_frame(&clock, 100.0);
-        let expected: Vec<u64> = (1..=10).map(|index| 1_700_000_000_000 + index * 10).collect();
+        let expected: Vec<u64> = (1..=10)
+            .map(|index| 1_700_000_000_000 + index * 10)
+            .collect();
         assert_eq!(device.pending_timestamps, expected);
         assert_eq!(device.pending_frame[8], 0x8E, "codec 8 extended");
         assert_eq!(device.pending_frame[9], 10, "n1");
@@ -900,8 +909,20 @@ mod tests {
 
     #[test]
     fn nearby_seeds_give_unrelated_vehicles() {
-        let first = Device::new(&SimConfig { seed: 1, ..SimConfig::default() }, 0);
-        let second = Device::new(&SimConfig { seed: 0, ..SimConfig::default() }, 1);
+        let first = Device::new(
+            &SimConfig {
+                seed: 1,
+                ..SimConfig::default()
+            },
+            0,
+        );
+        let second = Device::new(
+            &SimConfig {
+                seed: 0,
+                ..SimConfig::default()
+            },
+            1,
+        );
         assert_ne!(first.seed, second.seed);
     }
 }

@@ -5,17 +5,16 @@
 //! against a trackd server, one tokio task per device, each waiting for the
 //! server's ACK before sending its next frame, as real devices do.
 
-mod encode_fallback;
 pub mod vehicle;
 
 /// The Teltonika wire types and encoder the simulator sends with.
 pub mod teltonika {
-    pub use crate::encode_fallback::{
+    pub use trackd_protocols::teltonika::{
         encode_imei, encode_tcp_frame, AvlRecord, Codec, IoElement, IoValue,
     };
 }
 
-pub use vehicle::{Area, Vehicle};
 pub mod client;
 
 pub use client::{run, run_until, Progress, Report, SimConfig, SimError};
+pub use vehicle::{Area, Vehicle};
