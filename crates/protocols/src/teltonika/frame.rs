@@ -80,10 +80,12 @@ pub fn next_frame(buf: &[u8], max_frame: usize) -> FrameStatus {
         };
     }
     let Some(header) = buf.get(..HEADER_LEN) else {
-        // Four zero bytes are needed before this can be a preamble.
-        return match buf.iter().position(|&b| b != 0) {
-            Some(_) => FrameStatus::Invalid(FrameError::BadPreamble),
-            None => FrameStatus::Incomplete,
+        // Only the preamble can be judged before the header is complete;
+        // the length bytes that follow it may be anything.
+        return if buf.iter().take(4).any(|&b| b != 0) {
+            FrameStatus::Invalid(FrameError::BadPreamble)
+        } else {
+            FrameStatus::Incomplete
         };
     };
     if header[..4] != [0, 0, 0, 0] {

@@ -89,3 +89,17 @@ fn codec12_command_round_trip_shape() {
     let response = decode_codec12_response(&encode_codec12_response("ok\r\n")).map(|r| r.text);
     assert_eq!(response, Ok("ok".to_owned()));
 }
+
+/// Found by the golden split test: a header split inside its length field
+/// was judged a bad preamble.
+#[test]
+fn regression_header_split_inside_length() {
+    assert_eq!(
+        next_frame(&[0, 0, 0, 0, 0, 0x10], 100),
+        FrameStatus::Incomplete
+    );
+    assert_eq!(
+        next_frame(&[0, 0, 1], 100),
+        FrameStatus::Invalid(FrameError::BadPreamble)
+    );
+}

@@ -1,0 +1,162 @@
+//! Golden fixtures: every `test_data/teltonika/<case>.hex` (a whole TCP
+//! session from the device side) is fed through [`TcpSession`] split every
+//! way — whole, byte by byte, and in seeded random chunks — and the events
+//! must be identical each time and equal `<case>.expect`.
+//!
+//! A missing expectation is written on the run; `UPDATE_EXPECT=1`
+//! re-blesses them all.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use trackd_model::{mps_to_knots, AttrValue, Position};
+use trackd_protocols::teltonika::{DecodeOptions, TcpEvent, TcpSession};
+
+fn unhex(text: &str) -> Vec<u8> {
+    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
+    digits
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).expect("ascii"), 16).expect("hex"))
+        .collect()
+}
+
+fn render_value(value: &AttrValue) -> String {
+    match value {
+        AttrValue::Bool(b) => b.to_string(),
+        AttrValue::Int(i) => i.to_string(),
+        AttrValue::Decimal { .. } | AttrValue::Float(_) => {
+            format!("{}", value.as_f64().unwrap_or(0.0))
+        }
+        AttrValue::Str(s) => format!("{s:?}"),
+        AttrValue::Bytes(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+    }
+}
+
+fn render_position(out: &mut String, p: &Position) {
+    let mut name = String::new();
+    let _ = writeln!(
+        out,
+        "  time={} valid={} lat={:.7} lon={:.7} alt={} speed={:.2}kn course={}",
+        p.fix_time.as_millis(),
+        p.valid,
+        p.latitude,
+        p.longitude,
+        p.altitude,
+        mps_to_knots(p.speed),
+        p.course
+    );
+    let attributes: Vec<String> = p
+        .attributes
+        .iter()
+        .map(|(k, v)| format!("{}={}", k.name(&mut name), render_value(v)))
+        .collect();
+    let _ = writeln!(out, "    {}", attributes.join(" "));
+}
+
+/// Runs one session over `chunks`, answering the handshake with "accept".
+fn run(chunks: &[&[u8]]) -> String {
+    let mut session = TcpSession::new(DecodeOptions::default());
+    let mut out = String::new();
+    for chunk in chunks {
+        session.handle_bytes(chunk);
+        while let Some(event) = session.poll_event() {
+            match event {
+                TcpEvent::Imei(imei) => {
+                    let reply = session.accept_imei(true);
+                    let _ = writeln!(out, "imei {imei} -> reply {:02x}", reply[0]);
+                }
+                TcpEvent::Records { records, ack } => {
+                    let reply: String = ack.reply().iter().map(|b| format!("{b:02x}")).collect();
+                    let _ = writeln!(out, "records {} -> reply {reply}", records.len());
+                    for position in &records {
+                        render_position(&mut out, position);
+                    }
+                }
+                TcpEvent::Ping => out.push_str("ping\n"),
+                TcpEvent::CommandResponse(r) => {
+                    let _ = writeln!(out, "response type {:02x}: {:?}", r.response_type, r.text);
+                }
+                TcpEvent::Rejected(e) => {
+                    let _ = writeln!(out, "rejected: {e}");
+                }
+                TcpEvent::Close(e) => {
+                    let _ = writeln!(out, "close: {e}");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A small deterministic generator (xorshift), so the chunking is stable.
+fn random_chunks(bytes: &[u8], seed: u64) -> Vec<&[u8]> {
+    let mut state = seed | 1;
+    let mut chunks = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let len = (state % 40 + 1) as usize;
+        let (head, tail) = rest.split_at(len.min(rest.len()));
+        chunks.push(head);
+        rest = tail;
+    }
+    chunks
+}
+
+/// Compares `actual` with the expectation file, writing it when missing or
+/// when `UPDATE_EXPECT=1`.
+fn check(expect_path: &Path, actual: &str) {
+    let update = std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1");
+    match std::fs::read_to_string(expect_path) {
+        Ok(expected) if !update => {
+            assert_eq!(
+                expected,
+                actual,
+                "{} differs (UPDATE_EXPECT=1 re-blesses)",
+                expect_path.display()
+            );
+        }
+        _ => std::fs::write(expect_path, actual).expect("write expectation"),
+    }
+}
+
+fn cases() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/teltonika");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("test_data/teltonika")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "hex"))
+        .collect();
+    cases.sort();
+    cases
+}
+
+#[test]
+fn golden_fixtures_every_split() {
+    let cases = cases();
+    assert!(!cases.is_empty());
+    for case in &cases {
+        let bytes = unhex(&std::fs::read_to_string(case).expect("read fixture"));
+        let whole = run(&[&bytes]);
+        let byte_by_byte: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(
+            whole,
+            run(&byte_by_byte),
+            "{}: byte-by-byte split differs",
+            case.display()
+        );
+        for seed in 1..=16u64 {
+            let chunks = random_chunks(&bytes, seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            assert_eq!(
+                whole,
+                run(&chunks),
+                "{}: random split {seed} differs",
+                case.display()
+            );
+        }
+        check(&case.with_extension("expect"), &whole);
+    }
+    println!("{} golden fixtures, 18 splits each", cases.len());
+}
