@@ -11,6 +11,7 @@
 //! coordinator ([`run_until`]) drains once per second for the progress
 //! callback and merges into the totals of the final [`Report`].
 
+use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::future::Future;
 use std::io::Write as _;
@@ -38,8 +39,8 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// First reconnect delay; it doubles up to [`MAX_BACKOFF`].
 const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
-/// Longest reconnect delay.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest reconnect delay: a restarted server sees its devices back within a second or two.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// Connects of all devices are spread over at most this long.
 const MAX_CONNECT_STAGGER: Duration = Duration::from_secs(2);
 /// After the stop, devices may finish waiting for an in-flight ACK this long.
@@ -182,6 +183,75 @@ pub struct Report {
     pub refused_devices: u64,
     /// The first few error messages, for the user.
     pub error_samples: Vec<String>,
+}
+
+impl fmt::Display for Progress {
+    /// One status line, e.g. for a terminal.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:>6.1}s  sent {}  acked {} ({}/s)  ack p50 {} p99 {}  connected {}  errors {}",
+            self.elapsed.as_secs_f64(),
+            self.records_sent,
+            self.records_acked,
+            self.records_acked_last_second,
+            Micros(self.ack_latency_p50_us),
+            Micros(self.ack_latency_p99_us),
+            self.connected_devices,
+            self.errors,
+        )
+    }
+}
+
+impl fmt::Display for Report {
+    /// A short multi-line summary.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "simulated {} devices for {:.1}s",
+            self.devices,
+            self.elapsed.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "records: {} sent, {} acked ({:.0} records/s acked)",
+            self.records_sent, self.records_acked, self.records_per_second
+        )?;
+        writeln!(
+            f,
+            "frames: {} sent, {} acked, {} resent after a broken connection",
+            self.frames_sent, self.frames_acked, self.frames_resent
+        )?;
+        writeln!(
+            f,
+            "ack latency: p50 {}, p99 {}, max {}",
+            Micros(self.ack_latency_p50_us),
+            Micros(self.ack_latency_p99_us),
+            Micros(self.ack_latency_max_us)
+        )?;
+        write!(
+            f,
+            "errors: {}, failed connects: {}, refused devices: {}",
+            self.errors, self.connect_failures, self.refused_devices
+        )?;
+        for sample in &self.error_samples {
+            write!(f, "\n  {sample}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Microseconds shown in the most readable unit.
+struct Micros(u64);
+
+impl fmt::Display for Micros {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0..=999 => write!(f, "{} us", self.0),
+            1_000..=999_999 => write!(f, "{:.2} ms", self.0 as f64 / 1_000.0),
+            _ => write!(f, "{:.2} s", self.0 as f64 / 1_000_000.0),
+        }
+    }
 }
 
 /// Why a simulation could not run.
@@ -898,6 +968,35 @@ mod tests {
         }
         assert_eq!(sent.len(), 50);
         assert!(sent.windows(2).all(|pair| pair[1] == pair[0] + 100));
+    }
+
+    #[test]
+    fn progress_and_report_print_readably() {
+        let progress = Progress {
+            elapsed: Duration::from_secs(3),
+            records_sent: 300,
+            records_acked: 290,
+            records_acked_last_second: 100,
+            ack_latency_p50_us: 150,
+            ack_latency_p99_us: 2_500,
+            connected_devices: 10,
+            errors: 0,
+        };
+        assert_eq!(
+            progress.to_string(),
+            "   3.0s  sent 300  acked 290 (100/s)  ack p50 150 us p99 2.50 ms  connected 10  errors 0"
+        );
+        let report = Report {
+            devices: 2,
+            error_samples: vec!["device 356000000000001: server acked 3 records of 10".to_owned()],
+            ..Report::default()
+        };
+        let text = report.to_string();
+        assert!(text.starts_with("simulated 2 devices for 0.0s\n"), "{text}");
+        assert!(
+            text.ends_with("\n  device 356000000000001: server acked 3 records of 10"),
+            "{text}"
+        );
     }
 
     #[test]
