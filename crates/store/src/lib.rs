@@ -161,3 +161,10 @@ pub(crate) fn is_later(candidate: &StoredPosition, current: &StoredPosition) -> 
     (candidate.position.fix_time, std::cmp::Reverse(candidate.id))
         > (current.position.fix_time, std::cmp::Reverse(current.id))
 }
+
+/// Wall-clock milliseconds since the epoch (the `created` column).
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,24 +1,121 @@
-//! The PostgreSQL backend (placeholder while the SQLite backend lands).
+//! The PostgreSQL backend, for deployments that outgrow one machine.
+//!
+//! Performance targets apply to SQLite; this backend favours simplicity and
+//! sharing between several trackd nodes: sequence counters live in
+//! `device_sequences`, de-duplication is the `positions` primary key, and
+//! a tokio task group-commits appends (`synchronous_commit = on`).
 
+mod devices;
+mod migrations;
+mod positions;
+
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
 use trackd_model::{Device, DeviceId, NewDevice, Position, StoredPosition, Timestamp};
 
 use crate::StoreError;
+use positions::{AppendRequest, Command};
 
-pub(crate) struct PgStore;
+/// The PostgreSQL store.
+pub(crate) struct PgStore {
+    pool: PgPool,
+    writer: Option<mpsc::UnboundedSender<Command>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
 
-#[allow(clippy::unused_async)]
 impl PgStore {
-    pub(crate) async fn open(_url: &str, _read_only: bool) -> Result<PgStore, StoreError> { Err(StoreError::InvalidConfig("todo".into())) }
-    pub(crate) async fn add_device(&self, _d: NewDevice) -> Result<Device, StoreError> { Err(StoreError::Closed) }
-    pub(crate) async fn device_by_unique_id(&self, _u: &str) -> Result<Option<Device>, StoreError> { Err(StoreError::Closed) }
-    pub(crate) async fn device(&self, _id: DeviceId) -> Result<Option<Device>, StoreError> { Err(StoreError::Closed) }
-    pub(crate) async fn devices(&self) -> Result<Vec<Device>, StoreError> { Err(StoreError::Closed) }
-    pub(crate) async fn append_positions(&self, _d: DeviceId, _p: Vec<Position>) -> Result<(), StoreError> { Err(StoreError::Closed) }
-    pub(crate) async fn positions(&self, _d: DeviceId, _f: Timestamp, _t: Timestamp) -> Result<Vec<StoredPosition>, StoreError> { Err(StoreError::Closed) }
-    pub(crate) async fn latest_position(&self, _d: DeviceId) -> Result<Option<StoredPosition>, StoreError> { Err(StoreError::Closed) }
-    pub(crate) async fn position_by_id(&self, _id: i64) -> Result<Option<StoredPosition>, StoreError> { Err(StoreError::Closed) }
-    pub(crate) async fn count_positions(&self, _d: DeviceId) -> Result<u64, StoreError> { Err(StoreError::Closed) }
-    pub(crate) async fn flush(&self) -> Result<(), StoreError> { Err(StoreError::Closed) }
-    pub(crate) async fn disk_usage_bytes(&self) -> Result<u64, StoreError> { Err(StoreError::Closed) }
-    pub(crate) async fn close(&self) -> Result<(), StoreError> { Err(StoreError::Closed) }
+    pub(crate) async fn open(url: &str, read_only: bool) -> Result<PgStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|error| StoreError::InvalidConfig(format!("postgres url: {error}")))?
+            .options([("synchronous_commit", "on")]);
+        let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
+        if read_only {
+            return Ok(PgStore { pool, writer: None, task: Mutex::new(None) });
+        }
+        migrations::apply(&pool).await?;
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let task = tokio::spawn(positions::run_writer(pool.clone(), receiver));
+        Ok(PgStore { pool, writer: Some(sender), task: Mutex::new(Some(task)) })
+    }
+
+    pub(crate) async fn add_device(&self, device: NewDevice) -> Result<Device, StoreError> {
+        if self.writer.is_none() {
+            return Err(StoreError::ReadOnly);
+        }
+        devices::insert(&self.pool, &device).await
+    }
+
+    pub(crate) async fn device_by_unique_id(&self, unique_id: &str) -> Result<Option<Device>, StoreError> {
+        devices::by_unique_id(&self.pool, unique_id).await
+    }
+
+    pub(crate) async fn device(&self, id: DeviceId) -> Result<Option<Device>, StoreError> {
+        devices::by_id(&self.pool, id).await
+    }
+
+    pub(crate) async fn devices(&self) -> Result<Vec<Device>, StoreError> {
+        devices::all(&self.pool).await
+    }
+
+    pub(crate) async fn append_positions(&self, device_id: DeviceId, positions: Vec<Position>) -> Result<(), StoreError> {
+        let writer = self.writer.as_ref().ok_or(StoreError::ReadOnly)?;
+        if positions.is_empty() {
+            return Ok(());
+        }
+        let records = positions.iter().map(positions::encode).collect();
+        let (reply, response) = oneshot::channel();
+        writer
+            .send(Command::Append(AppendRequest { device_id, records, reply }))
+            .map_err(|_| StoreError::Closed)?;
+        response.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub(crate) async fn positions(
+        &self,
+        device_id: DeviceId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<StoredPosition>, StoreError> {
+        positions::range(&self.pool, device_id, from, to).await
+    }
+
+    pub(crate) async fn latest_position(&self, device_id: DeviceId) -> Result<Option<StoredPosition>, StoreError> {
+        positions::latest(&self.pool, device_id).await
+    }
+
+    pub(crate) async fn position_by_id(&self, id: i64) -> Result<Option<StoredPosition>, StoreError> {
+        positions::by_id(&self.pool, id).await
+    }
+
+    pub(crate) async fn count_positions(&self, device_id: DeviceId) -> Result<u64, StoreError> {
+        positions::count(&self.pool, device_id).await
+    }
+
+    /// Nothing to compact: rows are final when committed.
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    pub(crate) async fn disk_usage_bytes(&self) -> Result<u64, StoreError> {
+        positions::disk_usage(&self.pool).await
+    }
+
+    pub(crate) async fn close(&self) -> Result<(), StoreError> {
+        if let Some(writer) = &self.writer {
+            let (reply, response) = oneshot::channel();
+            if writer.send(Command::Close(reply)).is_ok() {
+                let _ = response.await;
+            }
+        }
+        let task = self.task.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        if let Some(task) = task {
+            task.await.map_err(|_| StoreError::Closed)?;
+        }
+        self.pool.close().await;
+        Ok(())
+    }
 }

@@ -11,17 +11,11 @@ fn device_from_row(row: &Row<'_>) -> rusqlite::Result<Device> {
 
 const COLUMNS: &str = "SELECT id, unique_id, name, disabled FROM devices";
 
-pub(crate) fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// Inserts a device; `Conflict` if the unique id is taken.
 pub(crate) fn insert(conn: &Connection, device: &NewDevice) -> Result<Device, StoreError> {
     let result = conn.execute(
         "INSERT INTO devices (unique_id, name, disabled, created) VALUES (?1, ?2, 0, ?3)",
-        params![device.unique_id, device.name, now_millis()],
+        params![device.unique_id, device.name, crate::now_millis()],
     );
     match result {
         Ok(_) => Ok(Device {

@@ -13,12 +13,13 @@ use crate::{Store, StoreConfig};
 /// A backend under test: its configuration and whatever keeps it alive.
 pub(crate) struct Harness {
     pub(crate) config: StoreConfig,
-    pub(crate) is_sqlite: bool,
     _guard: Guard,
 }
 
+/// Dropped with the harness: removes the temporary directory or database.
+#[allow(dead_code)]
 enum Guard {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Sqlite(tempfile::TempDir),
     Postgres(PgDatabase),
 }
 
@@ -36,7 +37,7 @@ impl Harness {
 pub(crate) async fn sqlite_harness() -> Option<Harness> {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite:{}", dir.path().join("trackd.db").display());
-    Some(Harness { config: StoreConfig::new(url), is_sqlite: true, _guard: Guard::Sqlite(dir) })
+    Some(Harness { config: StoreConfig::new(url), _guard: Guard::Sqlite(dir) })
 }
 
 const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -94,7 +95,7 @@ pub(crate) async fn postgres_harness() -> Option<Harness> {
     let name = format!("trackd_test_{}", unique_suffix());
     sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.expect("create test database");
     let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-    Some(Harness { config: StoreConfig::new(url), is_sqlite: false, _guard: Guard::Postgres(PgDatabase { name }) })
+    Some(Harness { config: StoreConfig::new(url), _guard: Guard::Postgres(PgDatabase { name }) })
 }
 
 /// A typical Teltonika record: about ten IO elements (small ints, the
