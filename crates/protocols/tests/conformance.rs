@@ -6,6 +6,8 @@
 //! rejected by the framer with the specific reason; their data field is then
 //! decoded directly, bypassing length and CRC as Traccar's test does.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -6,6 +6,8 @@
 //! A missing expectation is written on the run; `UPDATE_EXPECT=1`
 //! re-blesses them all.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
