@@ -23,16 +23,46 @@ const RECORDS_PER_FRAME: usize = 4;
 fn record(frame: usize, index: usize) -> AvlRecord {
     let step = (frame * RECORDS_PER_FRAME + index) as i32;
     let io = vec![
-        IoElement { id: 239, value: IoValue::U8(1) },
-        IoElement { id: 240, value: IoValue::U8(1) },
-        IoElement { id: 21, value: IoValue::U8(4) },
-        IoElement { id: 200, value: IoValue::U8(0) },
-        IoElement { id: 66, value: IoValue::U16(12_400 + (step % 300) as u16) },
-        IoElement { id: 67, value: IoValue::U16(4_020) },
-        IoElement { id: 181, value: IoValue::U16(12) },
-        IoElement { id: 182, value: IoValue::U16(9) },
-        IoElement { id: 16, value: IoValue::U32(1_234_567 + step as u32 * 15) },
-        IoElement { id: 199, value: IoValue::U32(step as u32 * 15) },
+        IoElement {
+            id: 239,
+            value: IoValue::U8(1),
+        },
+        IoElement {
+            id: 240,
+            value: IoValue::U8(1),
+        },
+        IoElement {
+            id: 21,
+            value: IoValue::U8(4),
+        },
+        IoElement {
+            id: 200,
+            value: IoValue::U8(0),
+        },
+        IoElement {
+            id: 66,
+            value: IoValue::U16(12_400 + (step % 300) as u16),
+        },
+        IoElement {
+            id: 67,
+            value: IoValue::U16(4_020),
+        },
+        IoElement {
+            id: 181,
+            value: IoValue::U16(12),
+        },
+        IoElement {
+            id: 182,
+            value: IoValue::U16(9),
+        },
+        IoElement {
+            id: 16,
+            value: IoValue::U32(1_234_567 + step as u32 * 15),
+        },
+        IoElement {
+            id: 199,
+            value: IoValue::U32(step as u32 * 15),
+        },
     ];
     AvlRecord {
         timestamp_ms: 1_700_000_000_000 + step as u64 * 1000,
@@ -52,8 +82,9 @@ fn record(frame: usize, index: usize) -> AvlRecord {
 fn corpus() -> Vec<Vec<u8>> {
     (0..FRAMES)
         .map(|frame| {
-            let records: Vec<AvlRecord> =
-                (0..RECORDS_PER_FRAME).map(|index| record(frame, index)).collect();
+            let records: Vec<AvlRecord> = (0..RECORDS_PER_FRAME)
+                .map(|index| record(frame, index))
+                .collect();
             encode_tcp_frame(Codec::Codec8Ext, &records)
         })
         .collect()
@@ -97,8 +128,35 @@ fn decode(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("codec8e_decode");
     group.throughput(Throughput::Elements(total as u64));
-    group.bench_function("trackd", |b| b.iter(|| trackd_decode(black_box(&corpus), &options)));
-    group.bench_function("nom_teltonika", |b| b.iter(|| nom_decode(black_box(&corpus))));
+    group.bench_function("trackd", |b| {
+        b.iter(|| trackd_decode(black_box(&corpus), &options))
+    });
+    group.bench_function("nom_teltonika", |b| {
+        b.iter(|| nom_decode(black_box(&corpus)))
+    });
+    let raw = DecodeOptions { raw_io: true };
+    group.bench_function("trackd_raw_io", |b| {
+        b.iter(|| trackd_decode(black_box(&corpus), &raw))
+    });
+    group.bench_function("trackd_avl_records", |b| {
+        b.iter(|| {
+            for frame in &corpus {
+                black_box(
+                    trackd_protocols::teltonika::decode_avl_records(&frame[8..frame.len() - 4])
+                        .unwrap(),
+                );
+            }
+        })
+    });
+    group.bench_function("crc_only", |b| {
+        b.iter(|| {
+            for frame in &corpus {
+                black_box(trackd_protocols::teltonika::crc16_ibm(
+                    &frame[8..frame.len() - 4],
+                ));
+            }
+        })
+    });
     group.finish();
 }
 

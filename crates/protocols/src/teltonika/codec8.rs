@@ -141,7 +141,8 @@ pub(crate) trait RecordVisitor {
 
 /// Reads `n_records` records of `codec` from `reader`. `extended16` reads
 /// Traccar's extra 16-byte section. Allocation is bounded by what the
-/// remaining bytes can hold, whatever the counts claim.
+/// remaining bytes can hold, whatever the counts claim. Each record is built
+/// in place in the output vector (positions are large; moving them costs).
 pub(crate) fn read_records<V: RecordVisitor>(
     reader: &mut Reader<'_>,
     codec: Codec,
@@ -152,7 +153,14 @@ pub(crate) fn read_records<V: RecordVisitor>(
     let capacity = usize::from(n_records).min(reader.remaining() / codec.min_record_len() + 1);
     let mut records = Vec::with_capacity(capacity);
     for _ in 0..n_records {
-        records.push(read_record(reader, codec, extended16, visitor)?);
+        let (header, total) = read_header(reader, codec)?;
+        // Each element takes at least two bytes (id + value), so the hint
+        // is bounded by the input, not by the claimed count.
+        let io_hint = total.min(reader.remaining() / 2);
+        records.push(visitor.begin(&header, io_hint));
+        if let Some(record) = records.last_mut() {
+            read_io(reader, codec, extended16, visitor, record)?;
+        }
     }
     Ok(records)
 }
@@ -175,42 +183,38 @@ fn read_id(reader: &mut Reader<'_>, codec: Codec) -> Result<u16, FrameError> {
     }
 }
 
-fn read_record<V: RecordVisitor>(
+/// The fixed fields and the total element count.
+#[inline]
+fn read_header(reader: &mut Reader<'_>, codec: Codec) -> Result<(RecordHeader, usize), FrameError> {
+    let fixed = reader.take(24)?;
+    let mut field = Reader::new(fixed, 0);
+    let header = RecordHeader {
+        timestamp_ms: field.u64()?,
+        priority: field.u8()?,
+        longitude: field.i32()?,
+        latitude: field.i32()?,
+        altitude: field.u16()? as i16,
+        angle: field.u16()?,
+        satellites: field.u8()?,
+        speed_kmh: field.u16()?,
+        event_io_id: read_id(reader, codec)?,
+        generation_type: match codec {
+            Codec::Codec16 => Some(reader.u8()?),
+            _ => None,
+        },
+    };
+    let total = usize::from(read_count(reader, codec)?);
+    Ok((header, total))
+}
+
+#[inline]
+fn read_io<V: RecordVisitor>(
     reader: &mut Reader<'_>,
     codec: Codec,
     extended16: bool,
     visitor: &mut V,
-) -> Result<V::Record, FrameError> {
-    let timestamp_ms = reader.u64()?;
-    let priority = reader.u8()?;
-    let longitude = reader.i32()?;
-    let latitude = reader.i32()?;
-    let altitude = reader.u16()? as i16;
-    let angle = reader.u16()?;
-    let satellites = reader.u8()?;
-    let speed_kmh = reader.u16()?;
-    let event_io_id = read_id(reader, codec)?;
-    let generation_type = match codec {
-        Codec::Codec16 => Some(reader.u8()?),
-        _ => None,
-    };
-    let total = usize::from(read_count(reader, codec)?);
-    let header = RecordHeader {
-        timestamp_ms,
-        priority,
-        longitude,
-        latitude,
-        altitude,
-        angle,
-        satellites,
-        speed_kmh,
-        event_io_id,
-        generation_type,
-    };
-    // Each element takes at least two bytes (id + value), so this bounds
-    // the hint by the input, not by the claimed count.
-    let io_hint = total.min(reader.remaining() / 2);
-    let mut record = visitor.begin(&header, io_hint);
+    record: &mut V::Record,
+) -> Result<(), FrameError> {
     let widths: &[usize] = if extended16 {
         &[1, 2, 4, 8, 16]
     } else {
@@ -221,7 +225,7 @@ fn read_record<V: RecordVisitor>(
         for _ in 0..count {
             let id = read_id(reader, codec)?;
             let value = reader.take(width)?;
-            visitor.fixed(&mut record, id, value);
+            visitor.fixed(record, id, value);
         }
     }
     if codec == Codec::Codec8Ext {
@@ -230,10 +234,10 @@ fn read_record<V: RecordVisitor>(
             let id = reader.u16()?;
             let len = usize::from(reader.u16()?);
             let value = reader.take(len)?;
-            visitor.variable(&mut record, id, value);
+            visitor.variable(record, id, value);
         }
     }
-    Ok(record)
+    Ok(())
 }
 
 /// Builds [`AvlRecord`]s.

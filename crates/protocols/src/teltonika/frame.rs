@@ -158,10 +158,12 @@ pub(crate) fn split_data_frame(bytes: &[u8]) -> Result<&[u8], FrameError> {
     }
 }
 
-const CRC_TABLE: [u16; 256] = crc_table();
+/// Slicing-by-8 tables: `CRC_TABLES[k][b]` is the CRC contribution of byte
+/// `b` followed by `k` zero bytes, so eight bytes are folded per step.
+static CRC_TABLES: [[u16; 256]; 8] = crc_tables();
 
-const fn crc_table() -> [u16; 256] {
-    let mut table = [0u16; 256];
+const fn crc_tables() -> [[u16; 256]; 8] {
+    let mut tables = [[0u16; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut crc = i as u16;
@@ -174,15 +176,40 @@ const fn crc_table() -> [u16; 256] {
             };
             bit += 1;
         }
-        table[i] = crc;
+        tables[0][i] = crc;
         i += 1;
     }
-    table
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = tables[k - 1][i];
+            tables[k][i] = (prev >> 8) ^ tables[0][(prev & 0xFF) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    tables
 }
 
 /// CRC-16/IBM (ARC): reflected polynomial 0xA001, initial value 0.
 pub fn crc16_ibm(data: &[u8]) -> u16 {
-    data.iter().fold(0u16, |crc, &byte| {
-        (crc >> 8) ^ CRC_TABLE[usize::from((crc ^ u16::from(byte)) & 0xFF)]
-    })
+    let t = &CRC_TABLES;
+    let mut crc = 0u16;
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let [lo, hi] = crc.to_le_bytes();
+        crc = t[7][usize::from(c[0] ^ lo)]
+            ^ t[6][usize::from(c[1] ^ hi)]
+            ^ t[5][usize::from(c[2])]
+            ^ t[4][usize::from(c[3])]
+            ^ t[3][usize::from(c[4])]
+            ^ t[2][usize::from(c[5])]
+            ^ t[1][usize::from(c[6])]
+            ^ t[0][usize::from(c[7])];
+    }
+    for &byte in chunks.remainder() {
+        crc = (crc >> 8) ^ t[0][usize::from((crc ^ u16::from(byte)) & 0xFF)];
+    }
+    crc
 }

@@ -65,6 +65,18 @@ fn set_known(position: &mut Position, key: KnownKey, value: AttrValue) {
     set(position, AttrKey::Known(key), value);
 }
 
+/// Sets an attribute whose key only this element id produces: when the id
+/// is new in the record (`fresh`) the key cannot be present yet, so it is
+/// appended without the duplicate scan.
+#[inline]
+fn put(position: &mut Position, fresh: bool, key: AttrKey, value: AttrValue) {
+    if fresh {
+        position.attributes.push(key, value);
+    } else {
+        set(position, key, value);
+    }
+}
+
 /// Adds an alarm; Traccar joins several with commas.
 fn add_alarm(position: &mut Position, alarm: &str) {
     let joined = match position.attributes.get_known(KnownKey::Alarm) {
@@ -95,22 +107,36 @@ fn decimal(raw: i64, scale: u8) -> AttrValue {
     AttrValue::Decimal { raw, scale }
 }
 
-/// Names one fixed-width element (1, 2, 4, 8 or 16 bytes).
+/// Names one fixed-width element (1, 2, 4, 8 or 16 bytes). `fresh`: no
+/// element with this id came before in the record.
 #[inline]
-pub(crate) fn name_fixed(position: &mut Position, namer: IoNamer, id: u16, bytes: &[u8]) {
+pub(crate) fn name_fixed(
+    position: &mut Position,
+    namer: IoNamer,
+    id: u16,
+    bytes: &[u8],
+    fresh: bool,
+) {
     if bytes.len() > 8 {
-        set(position, AttrKey::Io(id), AttrValue::Bytes(bytes.into()));
+        put(
+            position,
+            fresh,
+            AttrKey::Io(id),
+            AttrValue::Bytes(bytes.into()),
+        );
         return;
     }
-    if namer.raw_io || !(generic(position, id, bytes) || namer.fmb && fmb(position, id, bytes)) {
-        set(position, AttrKey::Io(id), int(be_value(bytes)));
+    if namer.raw_io
+        || !(generic(position, id, bytes, fresh) || namer.fmb && fmb(position, id, bytes))
+    {
+        put(position, fresh, AttrKey::Io(id), int(be_value(bytes)));
     }
 }
 
-/// Ids Traccar names for every model. Returns false if `id` has no handler
-/// (or the element is too short for it).
+/// Ids Traccar names for every model (each to a key of its own). Returns
+/// false if `id` has no handler (or the element is too short for it).
 #[inline]
-fn generic(position: &mut Position, id: u16, bytes: &[u8]) -> bool {
+fn generic(position: &mut Position, id: u16, bytes: &[u8], fresh: bool) -> bool {
     use KnownKey as K;
     let (key, value) = match id {
         1..=4 => {
@@ -179,7 +205,7 @@ fn generic(position: &mut Position, id: u16, bytes: &[u8]) -> bool {
         }
         _ => return false,
     };
-    set_known(position, key, value);
+    put(position, fresh, AttrKey::Known(key), value);
     true
 }
 

@@ -26,6 +26,29 @@ pub enum Decoded {
 /// Builds positions straight from the wire fields.
 pub(crate) struct PositionVisitor {
     pub(crate) namer: IoNamer,
+    /// Element ids (mod 256) seen in the current record: an unseen id
+    /// cannot have set its attribute yet, so it is appended without a scan.
+    seen: [u64; 4],
+}
+
+impl PositionVisitor {
+    pub(crate) fn new(namer: IoNamer) -> Self {
+        PositionVisitor {
+            namer,
+            seen: [0; 4],
+        }
+    }
+
+    /// Marks `id` seen; returns whether it was new in this record.
+    #[inline]
+    fn first_sighting(&mut self, id: u16) -> bool {
+        let slot = usize::from((id >> 6) & 3);
+        let bit = 1u64 << (id & 63);
+        let word = &mut self.seen[slot];
+        let fresh = *word & bit == 0;
+        *word |= bit;
+        fresh
+    }
 }
 
 impl RecordVisitor for PositionVisitor {
@@ -33,6 +56,7 @@ impl RecordVisitor for PositionVisitor {
 
     #[inline]
     fn begin(&mut self, h: &RecordHeader, _io_hint: usize) -> Position {
+        self.seen = [0; 4];
         let time = Timestamp::from_millis(i64::try_from(h.timestamp_ms).unwrap_or(i64::MAX));
         let mut position = Position {
             protocol: Protocol::Teltonika,
@@ -65,7 +89,8 @@ impl RecordVisitor for PositionVisitor {
 
     #[inline]
     fn fixed(&mut self, record: &mut Position, id: u16, bytes: &[u8]) {
-        name_fixed(record, self.namer, id, bytes);
+        let fresh = self.first_sighting(id);
+        name_fixed(record, self.namer, id, bytes, fresh);
     }
 
     fn variable(&mut self, record: &mut Position, id: u16, bytes: &[u8]) {
@@ -104,7 +129,7 @@ pub(crate) fn decode_data(
         }
         _ => {
             let codec = Codec::from_id(codec_id).ok_or(FrameError::UnknownCodec(codec_id))?;
-            let mut visitor = PositionVisitor { namer };
+            let mut visitor = PositionVisitor::new(namer);
             let positions = read_records(
                 &mut reader,
                 codec,

@@ -8,6 +8,33 @@ fn crc16_ibm_check_value() {
     assert_eq!(crc16_ibm(b"123456789"), 0xBB3D);
 }
 
+/// The sliced CRC equals the bitwise definition at every length and offset.
+#[test]
+fn crc16_sliced_matches_bitwise() {
+    fn bitwise(data: &[u8]) -> u16 {
+        let mut crc = 0u16;
+        for &byte in data {
+            crc ^= u16::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xA001
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        crc
+    }
+    let data: Vec<u8> = (0..200u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for start in 0..9 {
+        for end in start..data.len() {
+            assert_eq!(crc16_ibm(&data[start..end]), bitwise(&data[start..end]));
+        }
+    }
+}
+
 #[test]
 fn ack_bytes() {
     assert_eq!(TcpAck { n_records: 2 }.reply(), [0, 0, 0, 2]);
@@ -102,4 +129,44 @@ fn regression_header_split_inside_length() {
         next_frame(&[0, 0, 1], 100),
         FrameStatus::Invalid(FrameError::BadPreamble)
     );
+}
+
+/// A record repeating an IO id keeps one attribute with the last value, as
+/// Traccar's map does, also on the append-without-scan fast path.
+#[test]
+fn repeated_io_id_last_value_wins() {
+    use trackd_model::{AttrKey, AttrValue, KnownKey};
+    let element = |id, value| IoElement {
+        id,
+        value: IoValue::U8(value),
+    };
+    let record = AvlRecord {
+        timestamp_ms: 1_700_000_000_000,
+        priority: 0,
+        longitude: 0,
+        latitude: 0,
+        altitude: 0,
+        angle: 0,
+        satellites: 5,
+        speed_kmh: 0,
+        event_io_id: 0,
+        generation_type: None,
+        io: vec![
+            element(21, 1),
+            element(7, 9),
+            element(21, 4),
+            element(263, 2),
+            element(7, 3),
+        ],
+    };
+    let frame = encode_tcp_frame(Codec::Codec8Ext, &[record]);
+    let positions = decode_tcp_frame(&frame, &DecodeOptions::default()).unwrap_or_default();
+    let attributes = &positions[0].attributes;
+    assert_eq!(
+        attributes.get_known(KnownKey::Rssi),
+        Some(&AttrValue::Int(4))
+    );
+    assert_eq!(attributes.get(&AttrKey::Io(7)), Some(&AttrValue::Int(3)));
+    assert_eq!(attributes.get(&AttrKey::Io(263)), Some(&AttrValue::Int(2)));
+    assert_eq!(attributes.len(), 3 + 3);
 }
