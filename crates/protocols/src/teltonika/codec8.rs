@@ -131,8 +131,9 @@ pub(crate) struct RecordHeader {
 pub(crate) trait RecordVisitor {
     /// What one record becomes.
     type Record;
-    /// Starts a record; `io_hint` is a safe upper bound on its element count.
-    fn begin(&mut self, header: &RecordHeader, io_hint: usize) -> Self::Record;
+    /// Starts a record at the end of `records` (built in place: positions
+    /// are large); `io_hint` is a safe upper bound on its element count.
+    fn begin(&mut self, header: &RecordHeader, io_hint: usize, records: &mut Vec<Self::Record>);
     /// A fixed-width element (`bytes.len()` is 1, 2, 4, 8 or 16).
     fn fixed(&mut self, record: &mut Self::Record, id: u16, bytes: &[u8]);
     /// A variable-length (NX) element.
@@ -157,7 +158,7 @@ pub(crate) fn read_records<V: RecordVisitor>(
         // Each element takes at least two bytes (id + value), so the hint
         // is bounded by the input, not by the claimed count.
         let io_hint = total.min(reader.remaining() / 2);
-        records.push(visitor.begin(&header, io_hint));
+        visitor.begin(&header, io_hint, &mut records);
         if let Some(record) = records.last_mut() {
             read_io(reader, codec, extended16, visitor, record)?;
         }
@@ -246,8 +247,8 @@ pub(crate) struct RawVisitor;
 impl RecordVisitor for RawVisitor {
     type Record = AvlRecord;
 
-    fn begin(&mut self, h: &RecordHeader, io_hint: usize) -> AvlRecord {
-        AvlRecord {
+    fn begin(&mut self, h: &RecordHeader, io_hint: usize, records: &mut Vec<AvlRecord>) {
+        records.push(AvlRecord {
             timestamp_ms: h.timestamp_ms,
             priority: h.priority,
             longitude: h.longitude,
@@ -259,7 +260,7 @@ impl RecordVisitor for RawVisitor {
             event_io_id: h.event_io_id,
             generation_type: h.generation_type,
             io: Vec::with_capacity(io_hint),
-        }
+        });
     }
 
     fn fixed(&mut self, record: &mut AvlRecord, id: u16, bytes: &[u8]) {

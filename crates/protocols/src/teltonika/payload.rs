@@ -55,22 +55,22 @@ impl RecordVisitor for PositionVisitor {
     type Record = Position;
 
     #[inline]
-    fn begin(&mut self, h: &RecordHeader, _io_hint: usize) -> Position {
+    fn begin(&mut self, h: &RecordHeader, _io_hint: usize, records: &mut Vec<Position>) {
         self.seen = [0; 4];
         let time = Timestamp::from_millis(i64::try_from(h.timestamp_ms).unwrap_or(i64::MAX));
-        let mut position = Position {
-            protocol: Protocol::Teltonika,
-            fix_time: time,
-            device_time: time,
-            server_time: Timestamp::default(),
-            valid: h.satellites != 0,
-            latitude: f64::from(h.latitude) / 1e7,
-            longitude: f64::from(h.longitude) / 1e7,
-            altitude: f64::from(h.altitude),
-            speed: kmh_to_mps(f64::from(h.speed_kmh)),
-            course: f64::from(h.angle),
-            attributes: Default::default(),
+        records.push(Position::default());
+        let Some(position) = records.last_mut() else {
+            return;
         };
+        position.protocol = Protocol::Teltonika;
+        position.fix_time = time;
+        position.device_time = time;
+        position.valid = h.satellites != 0;
+        position.latitude = f64::from(h.latitude) / 1e7;
+        position.longitude = f64::from(h.longitude) / 1e7;
+        position.altitude = f64::from(h.altitude);
+        position.speed = kmh_to_mps(f64::from(h.speed_kmh));
+        position.course = f64::from(h.angle);
         let attributes = &mut position.attributes;
         attributes.push(
             AttrKey::Known(KnownKey::Sat),
@@ -84,7 +84,6 @@ impl RecordVisitor for PositionVisitor {
             AttrKey::Known(KnownKey::Event),
             AttrValue::Int(h.event_io_id.into()),
         );
-        position
     }
 
     #[inline]
