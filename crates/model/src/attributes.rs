@@ -238,11 +238,13 @@ pub struct Attributes {
 
 impl Attributes {
     /// An empty map.
+    #[inline]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets `key` to `value`, replacing an earlier value of the same key.
+    #[inline]
     pub fn set(&mut self, key: impl Into<AttrKey>, value: AttrValue) {
         let key = key.into();
         if let Some(entry) = self.entries.iter_mut().find(|(k, _)| *k == key) {
@@ -254,6 +256,7 @@ impl Attributes {
 
     /// Appends without looking for an earlier value of the key; for decoders
     /// that know their keys are distinct.
+    #[inline]
     pub fn push(&mut self, key: AttrKey, value: AttrValue) {
         self.entries.push((key, value));
     }
@@ -283,11 +286,13 @@ impl Attributes {
     }
 
     /// Number of entries.
+    #[inline]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Whether there are no entries.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
