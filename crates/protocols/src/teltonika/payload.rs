@@ -23,7 +23,8 @@ pub enum Decoded {
     Response(Codec12Response),
 }
 
-/// Builds positions straight from the wire fields.
+/// Builds positions straight from the wire fields. The Codec 16 generation
+/// type is read and dropped, as Traccar drops it.
 pub(crate) struct PositionVisitor {
     pub(crate) namer: IoNamer,
     /// Element ids (mod 256) seen in the current record: an unseen id
