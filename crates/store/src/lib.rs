@@ -38,7 +38,10 @@ pub struct StoreConfig {
 impl StoreConfig {
     /// A read-write configuration for `url`.
     pub fn new(url: impl Into<String>) -> Self {
-        StoreConfig { url: url.into(), read_only: false }
+        StoreConfig {
+            url: url.into(),
+            read_only: false,
+        }
     }
 }
 
@@ -69,13 +72,18 @@ impl Store {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres(postgres::PgStore::open(url, config.read_only).await?)
         } else {
-            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
             if path.is_empty() {
                 return Err(StoreError::InvalidConfig("empty sqlite path".into()));
             }
             Backend::Sqlite(sqlite::SqliteStore::open(path.as_ref(), config.read_only).await?)
         };
-        Ok(Store { backend: Arc::new(backend) })
+        Ok(Store {
+            backend: Arc::new(backend),
+        })
     }
 
     /// Registers a device; `Conflict` if its unique id is taken.
@@ -99,7 +107,11 @@ impl Store {
     }
 
     /// Returns only once the positions are durably committed (group commit across concurrent callers). Caller then ACKs the device.
-    pub async fn append_positions(&self, device_id: DeviceId, positions: Vec<Position>) -> Result<(), StoreError> {
+    pub async fn append_positions(
+        &self,
+        device_id: DeviceId,
+        positions: Vec<Position>,
+    ) -> Result<(), StoreError> {
         dispatch!(self.append_positions(device_id, positions))
     }
 
@@ -114,7 +126,10 @@ impl Store {
     }
 
     /// The position with the greatest fix time (the earliest arrived among equals).
-    pub async fn latest_position(&self, device_id: DeviceId) -> Result<Option<StoredPosition>, StoreError> {
+    pub async fn latest_position(
+        &self,
+        device_id: DeviceId,
+    ) -> Result<Option<StoredPosition>, StoreError> {
         dispatch!(self.latest_position(device_id))
     }
 
@@ -166,5 +181,7 @@ pub(crate) fn is_later(candidate: &StoredPosition, current: &StoredPosition) -> 
 pub(crate) fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }

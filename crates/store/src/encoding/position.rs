@@ -123,14 +123,18 @@ struct Context<'a> {
 
 impl Context<'_> {
     fn start() -> Self {
-        Context { seq: -1, ..Context::default() }
+        Context {
+            seq: -1,
+            ..Context::default()
+        }
     }
 }
 
 fn same_keys(previous: Option<&Attributes>, current: &Attributes) -> bool {
     let previous_len = previous.map_or(0, Attributes::len);
     previous_len == current.len()
-        && previous.is_none_or(|previous| previous.iter().zip(current.iter()).all(|(a, b)| a.0 == b.0))
+        && previous
+            .is_none_or(|previous| previous.iter().zip(current.iter()).all(|(a, b)| a.0 == b.0))
 }
 
 fn identical(a: &AttrValue, b: &AttrValue) -> bool {
@@ -160,7 +164,9 @@ fn read_key(reader: &mut Reader<'_>) -> Result<AttrKey, CodecError> {
             .and_then(KnownKey::from_code)
             .map(AttrKey::Known)
             .ok_or(CodecError::Invalid("attribute key code")),
-        1 => u16::try_from(payload).map(AttrKey::Io).map_err(|_| CodecError::Invalid("io id")),
+        1 => u16::try_from(payload)
+            .map(AttrKey::Io)
+            .map_err(|_| CodecError::Invalid("io id")),
         2 => {
             let len = usize::try_from(payload).map_err(|_| CodecError::Truncated)?;
             let bytes = reader.take(len)?;
@@ -183,9 +189,10 @@ fn put_value(out: &mut Vec<u8>, value: &AttrValue, previous: Option<&AttrValue>)
     match value {
         AttrValue::Bool(b) => put_u128(out, header(u128::from(*b), TAG_BOOL)),
         AttrValue::Int(i) => match previous {
-            Some(AttrValue::Int(p)) => {
-                put_u128(out, header(u128::from(zigzag(i.wrapping_sub(*p))), TAG_INT_DELTA))
-            }
+            Some(AttrValue::Int(p)) => put_u128(
+                out,
+                header(u128::from(zigzag(i.wrapping_sub(*p))), TAG_INT_DELTA),
+            ),
             _ => put_u128(out, header(u128::from(zigzag(*i)), TAG_INT)),
         },
         AttrValue::Decimal { raw, scale } => match previous {
@@ -195,7 +202,10 @@ fn put_value(out: &mut Vec<u8>, value: &AttrValue, previous: Option<&AttrValue>)
             ),
             _ => put_u128(
                 out,
-                header((u128::from(zigzag(*raw)) << 8) | u128::from(*scale), TAG_DECIMAL),
+                header(
+                    (u128::from(zigzag(*raw)) << 8) | u128::from(*scale),
+                    TAG_DECIMAL,
+                ),
             ),
         },
         AttrValue::Float(f) => {
@@ -217,19 +227,26 @@ fn payload_u64(payload: u128) -> Result<u64, CodecError> {
     u64::try_from(payload).map_err(|_| CodecError::VarintOverflow)
 }
 
-fn read_value(reader: &mut Reader<'_>, previous: Option<&AttrValue>) -> Result<AttrValue, CodecError> {
+fn read_value(
+    reader: &mut Reader<'_>,
+    previous: Option<&AttrValue>,
+) -> Result<AttrValue, CodecError> {
     let header = reader.u128()?;
     let payload = header >> 3;
     match header & 7 {
         TAG_BOOL => match payload {
             0 => Ok(AttrValue::Bool(false)),
             1 => Ok(AttrValue::Bool(true)),
-            PAYLOAD_SAME => previous.cloned().ok_or(CodecError::Invalid("repeat without previous")),
+            PAYLOAD_SAME => previous
+                .cloned()
+                .ok_or(CodecError::Invalid("repeat without previous")),
             _ => Err(CodecError::Invalid("bool payload")),
         },
         TAG_INT => Ok(AttrValue::Int(unzigzag(payload_u64(payload)?))),
         TAG_INT_DELTA => match previous {
-            Some(AttrValue::Int(p)) => Ok(AttrValue::Int(p.wrapping_add(unzigzag(payload_u64(payload)?)))),
+            Some(AttrValue::Int(p)) => Ok(AttrValue::Int(
+                p.wrapping_add(unzigzag(payload_u64(payload)?)),
+            )),
             _ => Err(CodecError::Invalid("int delta without previous int")),
         },
         TAG_DECIMAL => Ok(AttrValue::Decimal {
@@ -241,7 +258,9 @@ fn read_value(reader: &mut Reader<'_>, previous: Option<&AttrValue>) -> Result<A
                 raw: raw.wrapping_add(unzigzag(payload_u64(payload)?)),
                 scale: *scale,
             }),
-            _ => Err(CodecError::Invalid("decimal delta without previous decimal")),
+            _ => Err(CodecError::Invalid(
+                "decimal delta without previous decimal",
+            )),
         },
         TAG_FLOAT => {
             let bytes = reader.take(8)?;
@@ -250,18 +269,26 @@ fn read_value(reader: &mut Reader<'_>, previous: Option<&AttrValue>) -> Result<A
             Ok(AttrValue::Float(f64::from_bits(u64::from_le_bytes(array))))
         }
         TAG_STR => {
-            let bytes = reader.take(usize::try_from(payload).map_err(|_| CodecError::Truncated)?)?;
-            let text = std::str::from_utf8(bytes).map_err(|_| CodecError::Invalid("string utf-8"))?;
+            let bytes =
+                reader.take(usize::try_from(payload).map_err(|_| CodecError::Truncated)?)?;
+            let text =
+                std::str::from_utf8(bytes).map_err(|_| CodecError::Invalid("string utf-8"))?;
             Ok(AttrValue::Str(text.into()))
         }
         _ => {
-            let bytes = reader.take(usize::try_from(payload).map_err(|_| CodecError::Truncated)?)?;
+            let bytes =
+                reader.take(usize::try_from(payload).map_err(|_| CodecError::Truncated)?)?;
             Ok(AttrValue::Bytes(bytes.into()))
         }
     }
 }
 
-fn previous_value<'a>(previous: Option<&'a Attributes>, same: bool, index: usize, key: &AttrKey) -> Option<&'a AttrValue> {
+fn previous_value<'a>(
+    previous: Option<&'a Attributes>,
+    same: bool,
+    index: usize,
+    key: &AttrKey,
+) -> Option<&'a AttrValue> {
     let previous = previous?;
     if same {
         previous.iter().nth(index).map(|(_, v)| v)
@@ -272,7 +299,13 @@ fn previous_value<'a>(previous: Option<&'a Attributes>, same: bool, index: usize
 
 /// Appends one record; `server_time` is passed separately so the content key
 /// can leave it out.
-fn put_record<'a>(out: &mut Vec<u8>, context: &mut Context<'a>, seq: i64, position: &'a Position, server_time: i64) {
+fn put_record<'a>(
+    out: &mut Vec<u8>,
+    context: &mut Context<'a>,
+    seq: i64,
+    position: &'a Position,
+    server_time: i64,
+) {
     let fix_time = position.fix_time.as_millis();
     let lag = server_time.wrapping_sub(fix_time);
     let device_offset = position.device_time.as_millis().wrapping_sub(fix_time);
@@ -328,7 +361,11 @@ fn put_record<'a>(out: &mut Vec<u8>, context: &mut Context<'a>, seq: i64, positi
         if !same {
             put_key(out, key);
         }
-        put_value(out, value, previous_value(context.attributes, same, index, key));
+        put_value(
+            out,
+            value,
+            previous_value(context.attributes, same, index, key),
+        );
     }
     *context = Context {
         seq,
@@ -345,13 +382,21 @@ fn put_record<'a>(out: &mut Vec<u8>, context: &mut Context<'a>, seq: i64, positi
 }
 
 /// Encodes records (in the given order) into one blob.
-pub(crate) fn encode_records<'a>(records: impl ExactSizeIterator<Item = (u32, &'a Position)>) -> Vec<u8> {
+pub(crate) fn encode_records<'a>(
+    records: impl ExactSizeIterator<Item = (u32, &'a Position)>,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(2 + records.len() * 40);
     out.push(VERSION);
     put_u64(&mut out, records.len() as u64);
     let mut context = Context::start();
     for (seq, position) in records {
-        put_record(&mut out, &mut context, i64::from(seq), position, position.server_time.as_millis());
+        put_record(
+            &mut out,
+            &mut context,
+            i64::from(seq),
+            position,
+            position.server_time.as_millis(),
+        );
     }
     out
 }
@@ -370,15 +415,24 @@ pub(crate) fn decode_records(bytes: &[u8], seq_base: u32) -> Result<Vec<Record>,
     }
     let mut records: Vec<Record> = Vec::with_capacity(count);
     let (mut seq, mut fix_time, mut lag, mut protocol) = (-1i64, 0i64, 0i64, 0u8);
-    let (mut latitude, mut longitude, mut altitude, mut speed, mut course) = (0i64, 0i64, 0i64, 0i64, 0i64);
+    let (mut latitude, mut longitude, mut altitude, mut speed, mut course) =
+        (0i64, 0i64, 0i64, 0i64, 0i64);
     for _ in 0..count {
         let flags = reader.u8()?;
         if flags & FLAG_RESERVED != 0 {
             return Err(CodecError::Invalid("record flags"));
         }
-        seq = if flags & FLAG_SEQ_NEXT != 0 { seq.wrapping_add(1) } else { seq.wrapping_add(reader.i64()?) };
+        seq = if flags & FLAG_SEQ_NEXT != 0 {
+            seq.wrapping_add(1)
+        } else {
+            seq.wrapping_add(reader.i64()?)
+        };
         fix_time = fix_time.wrapping_add(reader.i64()?);
-        let device_offset = if flags & FLAG_DEVICE_TIME_EQ != 0 { 0 } else { reader.i64()? };
+        let device_offset = if flags & FLAG_DEVICE_TIME_EQ != 0 {
+            0
+        } else {
+            reader.i64()?
+        };
         if flags & FLAG_SAME_LAG == 0 {
             lag = lag.wrapping_add(reader.i64()?);
         }
@@ -412,7 +466,9 @@ pub(crate) fn decode_records(bytes: &[u8], seq_base: u32) -> Result<Vec<Record>,
             }
         }
         let relative = u32::try_from(seq).map_err(|_| CodecError::Invalid("sequence number"))?;
-        let absolute = seq_base.checked_add(relative).ok_or(CodecError::Invalid("sequence number"))?;
+        let absolute = seq_base
+            .checked_add(relative)
+            .ok_or(CodecError::Invalid("sequence number"))?;
         records.push(Record {
             seq: absolute,
             position: Position {
@@ -442,7 +498,13 @@ pub(crate) fn decode_records(bytes: &[u8], seq_base: u32) -> Result<Vec<Record>,
 pub(crate) fn content_key(position: &Position) -> Vec<u8> {
     let mut out = Vec::with_capacity(48);
     let mut context = Context::start();
-    put_record(&mut out, &mut context, 0, position, position.fix_time.as_millis());
+    put_record(
+        &mut out,
+        &mut context,
+        0,
+        position,
+        position.fix_time.as_millis(),
+    );
     out
 }
 
@@ -460,7 +522,7 @@ pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
 /// time and content as an earlier-arrived one (including the same record
 /// seen twice, from a chunk and from the log).
 pub(crate) fn merge_dedup(records: &mut Vec<Record>) {
-    records.sort_by(|a, b| (a.position.fix_time, a.seq).cmp(&(b.position.fix_time, b.seq)));
+    records.sort_by_key(|record| (record.position.fix_time, record.seq));
     let mut start = 0;
     let mut keep: Vec<bool> = vec![true; records.len()];
     let mut any_dropped = false;
@@ -471,9 +533,15 @@ pub(crate) fn merge_dedup(records: &mut Vec<Record>) {
             end += 1;
         }
         if end - start > 1 {
-            let keys: Vec<Vec<u8>> = records[start..end].iter().map(|r| content_key(&r.position)).collect();
+            let keys: Vec<Vec<u8>> = records[start..end]
+                .iter()
+                .map(|r| content_key(&r.position))
+                .collect();
             for i in 1..keys.len() {
-                if (0..i).any(|j| keep[start + j] && (records[start + j].seq == records[start + i].seq || keys[j] == keys[i])) {
+                if (0..i).any(|j| {
+                    keep[start + j]
+                        && (records[start + j].seq == records[start + i].seq || keys[j] == keys[i])
+                }) {
                     keep[start + i] = false;
                     any_dropped = true;
                 }

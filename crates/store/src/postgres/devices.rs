@@ -6,7 +6,12 @@ use trackd_model::{Device, DeviceId, NewDevice};
 use crate::StoreError;
 
 fn device_from_row(row: &sqlx::postgres::PgRow) -> Result<Device, StoreError> {
-    Ok(Device { id: row.try_get(0)?, unique_id: row.try_get(1)?, name: row.try_get(2)?, disabled: row.try_get(3)? })
+    Ok(Device {
+        id: row.try_get(0)?,
+        unique_id: row.try_get(1)?,
+        name: row.try_get(2)?,
+        disabled: row.try_get(3)?,
+    })
 }
 
 pub(crate) async fn insert(pool: &PgPool, device: &NewDevice) -> Result<Device, StoreError> {
@@ -32,7 +37,10 @@ pub(crate) async fn insert(pool: &PgPool, device: &NewDevice) -> Result<Device, 
     }
 }
 
-pub(crate) async fn by_unique_id(pool: &PgPool, unique_id: &str) -> Result<Option<Device>, StoreError> {
+pub(crate) async fn by_unique_id(
+    pool: &PgPool,
+    unique_id: &str,
+) -> Result<Option<Device>, StoreError> {
     let row = sqlx::query("SELECT id, unique_id, name, disabled FROM devices WHERE unique_id = $1")
         .bind(unique_id)
         .fetch_optional(pool)
@@ -49,6 +57,8 @@ pub(crate) async fn by_id(pool: &PgPool, id: DeviceId) -> Result<Option<Device>,
 }
 
 pub(crate) async fn all(pool: &PgPool) -> Result<Vec<Device>, StoreError> {
-    let rows = sqlx::query("SELECT id, unique_id, name, disabled FROM devices ORDER BY id").fetch_all(pool).await?;
+    let rows = sqlx::query("SELECT id, unique_id, name, disabled FROM devices ORDER BY id")
+        .fetch_all(pool)
+        .await?;
     rows.iter().map(device_from_row).collect()
 }

@@ -32,14 +32,25 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)
             .map_err(|error| StoreError::InvalidConfig(format!("postgres url: {error}")))?
             .options([("synchronous_commit", "on")]);
-        let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         if read_only {
-            return Ok(PgStore { pool, writer: None, task: Mutex::new(None) });
+            return Ok(PgStore {
+                pool,
+                writer: None,
+                task: Mutex::new(None),
+            });
         }
         migrations::apply(&pool).await?;
         let (sender, receiver) = mpsc::unbounded_channel();
         let task = tokio::spawn(positions::run_writer(pool.clone(), receiver));
-        Ok(PgStore { pool, writer: Some(sender), task: Mutex::new(Some(task)) })
+        Ok(PgStore {
+            pool,
+            writer: Some(sender),
+            task: Mutex::new(Some(task)),
+        })
     }
 
     pub(crate) async fn add_device(&self, device: NewDevice) -> Result<Device, StoreError> {
@@ -49,7 +60,10 @@ impl PgStore {
         devices::insert(&self.pool, &device).await
     }
 
-    pub(crate) async fn device_by_unique_id(&self, unique_id: &str) -> Result<Option<Device>, StoreError> {
+    pub(crate) async fn device_by_unique_id(
+        &self,
+        unique_id: &str,
+    ) -> Result<Option<Device>, StoreError> {
         devices::by_unique_id(&self.pool, unique_id).await
     }
 
@@ -61,7 +75,11 @@ impl PgStore {
         devices::all(&self.pool).await
     }
 
-    pub(crate) async fn append_positions(&self, device_id: DeviceId, positions: Vec<Position>) -> Result<(), StoreError> {
+    pub(crate) async fn append_positions(
+        &self,
+        device_id: DeviceId,
+        positions: Vec<Position>,
+    ) -> Result<(), StoreError> {
         let writer = self.writer.as_ref().ok_or(StoreError::ReadOnly)?;
         if positions.is_empty() {
             return Ok(());
@@ -69,7 +87,11 @@ impl PgStore {
         let records = positions.iter().map(positions::encode).collect();
         let (reply, response) = oneshot::channel();
         writer
-            .send(Command::Append(AppendRequest { device_id, records, reply }))
+            .send(Command::Append(AppendRequest {
+                device_id,
+                records,
+                reply,
+            }))
             .map_err(|_| StoreError::Closed)?;
         response.await.map_err(|_| StoreError::Closed)?
     }
@@ -83,11 +105,17 @@ impl PgStore {
         positions::range(&self.pool, device_id, from, to).await
     }
 
-    pub(crate) async fn latest_position(&self, device_id: DeviceId) -> Result<Option<StoredPosition>, StoreError> {
+    pub(crate) async fn latest_position(
+        &self,
+        device_id: DeviceId,
+    ) -> Result<Option<StoredPosition>, StoreError> {
         positions::latest(&self.pool, device_id).await
     }
 
-    pub(crate) async fn position_by_id(&self, id: i64) -> Result<Option<StoredPosition>, StoreError> {
+    pub(crate) async fn position_by_id(
+        &self,
+        id: i64,
+    ) -> Result<Option<StoredPosition>, StoreError> {
         positions::by_id(&self.pool, id).await
     }
 
@@ -111,7 +139,11 @@ impl PgStore {
                 let _ = response.await;
             }
         }
-        let task = self.task.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
         if let Some(task) = task {
             task.await.map_err(|_| StoreError::Closed)?;
         }

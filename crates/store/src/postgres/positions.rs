@@ -93,7 +93,10 @@ async fn commit_batch(pool: &PgPool, batch: Vec<AppendRequest>) {
     }
 }
 
-async fn write_batch(pool: &PgPool, batch: &[AppendRequest]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+async fn write_batch(
+    pool: &PgPool,
+    batch: &[AppendRequest],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let mut tx = pool.begin().await?;
     // Sequence numbers for every device in the batch, in id order so that
     // concurrent nodes lock the counters in the same order.
@@ -125,7 +128,10 @@ async fn write_batch(pool: &PgPool, batch: &[AppendRequest]) -> Result<Vec<Resul
     for row in rows {
         let device_id: i64 = row.try_get(0)?;
         let end: i64 = row.try_get(1)?;
-        cursor.insert(device_id, end - wanted.get(&device_id).copied().unwrap_or(0));
+        cursor.insert(
+            device_id,
+            end - wanted.get(&device_id).copied().unwrap_or(0),
+        );
     }
     let (mut device_ids, mut fix_times, mut digests, mut seqs, mut datas) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -166,14 +172,23 @@ async fn write_batch(pool: &PgPool, batch: &[AppendRequest]) -> Result<Vec<Resul
     Ok(outcomes)
 }
 
-fn from_row(device_id: DeviceId, row: &sqlx::postgres::PgRow) -> Result<StoredPosition, StoreError> {
+fn from_row(
+    device_id: DeviceId,
+    row: &sqlx::postgres::PgRow,
+) -> Result<StoredPosition, StoreError> {
     let seq: i64 = row.try_get(0)?;
     let data: &[u8] = row.try_get(1)?;
-    let seq = u32::try_from(seq).map_err(|_| StoreError::Corrupt(format!("sequence {seq} out of range")))?;
+    let seq = u32::try_from(seq)
+        .map_err(|_| StoreError::Corrupt(format!("sequence {seq} out of range")))?;
     let mut records = decode_records(data, seq)?;
     let record = records.pop().filter(|_| records.is_empty());
-    let record = record.ok_or_else(|| StoreError::Corrupt("position row does not hold one record".into()))?;
-    Ok(StoredPosition { id: StoredPosition::make_id(device_id, record.seq), device_id, position: record.position })
+    let record = record
+        .ok_or_else(|| StoreError::Corrupt("position row does not hold one record".into()))?;
+    Ok(StoredPosition {
+        id: StoredPosition::make_id(device_id, record.seq),
+        device_id,
+        position: record.position,
+    })
 }
 
 pub(crate) async fn range(
@@ -194,7 +209,10 @@ pub(crate) async fn range(
     rows.iter().map(|row| from_row(device_id, row)).collect()
 }
 
-pub(crate) async fn latest(pool: &PgPool, device_id: DeviceId) -> Result<Option<StoredPosition>, StoreError> {
+pub(crate) async fn latest(
+    pool: &PgPool,
+    device_id: DeviceId,
+) -> Result<Option<StoredPosition>, StoreError> {
     let row = sqlx::query(
         "SELECT seq, data FROM positions WHERE device_id = $1 ORDER BY fix_time DESC, seq ASC LIMIT 1",
     )
@@ -215,12 +233,16 @@ pub(crate) async fn by_id(pool: &PgPool, id: i64) -> Result<Option<StoredPositio
 }
 
 pub(crate) async fn count(pool: &PgPool, device_id: DeviceId) -> Result<u64, StoreError> {
-    let count: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM positions WHERE device_id = $1").bind(device_id).fetch_one(pool).await?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM positions WHERE device_id = $1")
+        .bind(device_id)
+        .fetch_one(pool)
+        .await?;
     u64::try_from(count).map_err(|_| StoreError::Corrupt("negative count".into()))
 }
 
 pub(crate) async fn disk_usage(pool: &PgPool) -> Result<u64, StoreError> {
-    let bytes: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('positions')::BIGINT").fetch_one(pool).await?;
+    let bytes: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('positions')::BIGINT")
+        .fetch_one(pool)
+        .await?;
     u64::try_from(bytes).map_err(|_| StoreError::Corrupt("negative relation size".into()))
 }

@@ -2,7 +2,7 @@
 //!
 //! An epoch covers every log row up to `upto_log_seq`. It proceeds in
 //! slices of devices (one transaction each, bounded by
-//! [`SLICE_RECORDS`]) interleaved with group commits. For each device the
+//! [`SLICE_RECORDS`] and [`SLICE_TIME`]) interleaved with group commits. For each device the
 //! records go into the chunk whose range could hold them (the last chunk
 //! starting at or before their time, or the first chunk), which is
 //! decoded, merged, de-duplicated and rewritten, split at about
@@ -14,7 +14,7 @@
 //! crash is harmless: the same sequence numbers de-duplicate.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Transaction, TransactionBehavior};
 use trackd_model::DeviceId;
@@ -24,8 +24,10 @@ use super::writer::{Writer, COMPACT_AT_RECORDS, COMPACT_INTERVAL};
 use crate::encoding::{decode_records, encode_records, merge_dedup, Record};
 use crate::StoreError;
 
-/// Pending records compacted per transaction (bounds the ACK delay).
-const SLICE_RECORDS: usize = 20_000;
+/// Pending records compacted per transaction at most...
+const SLICE_RECORDS: usize = 8_000;
+/// ...and the work time after which a slice commits (bounds the ACK delay).
+const SLICE_TIME: Duration = Duration::from_millis(6);
 /// A chunk is split when it would exceed this many records.
 pub(crate) const MAX_CHUNK_RECORDS: usize = 512;
 /// A chunk this long is left alone when newer records arrive.
@@ -49,7 +51,8 @@ impl Writer {
     pub(crate) fn maybe_compact(&mut self) {
         if self.epoch.is_none()
             && self.log_records > 0
-            && (self.log_records >= COMPACT_AT_RECORDS || self.last_compaction.elapsed() >= COMPACT_INTERVAL)
+            && (self.log_records >= COMPACT_AT_RECORDS
+                || self.last_compaction.elapsed() >= COMPACT_INTERVAL)
         {
             self.start_epoch();
         }
@@ -71,7 +74,11 @@ impl Writer {
             .map(|(device_id, _)| *device_id)
             .collect();
         devices.sort_unstable();
-        self.epoch = Some(Epoch { upto_log_seq: self.last_log_seq, n_records: self.log_records, devices: devices.into() });
+        self.epoch = Some(Epoch {
+            upto_log_seq: self.last_log_seq,
+            n_records: self.log_records,
+            devices: devices.into(),
+        });
     }
 
     /// Compacts every record in the log now.
@@ -92,18 +99,32 @@ impl Writer {
 
     /// Runs one slice of the current epoch.
     fn compaction_slice(&mut self) -> Result<(), StoreError> {
-        let Some(epoch) = self.epoch.as_mut() else { return Ok(()) };
+        let Some(epoch) = self.epoch.as_mut() else {
+            return Ok(());
+        };
         let upto = epoch.upto_log_seq;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut done = Vec::new();
         let mut budget = 0;
-        while budget < SLICE_RECORDS {
-            let Some(device_id) = epoch.devices.pop_front() else { break };
+        let started = Instant::now();
+        while budget < SLICE_RECORDS && started.elapsed() < SLICE_TIME {
+            let Some(device_id) = epoch.devices.pop_front() else {
+                break;
+            };
             let blobs: Vec<_> = self
                 .shared
                 .lock()
                 .get(&device_id)
-                .map(|memory| memory.pending.iter().filter(|blob| blob.log_seq <= upto).cloned().collect())
+                .map(|memory| {
+                    memory
+                        .pending
+                        .iter()
+                        .filter(|blob| blob.log_seq <= upto)
+                        .cloned()
+                        .collect()
+                })
                 .unwrap_or_default();
             let records = decode_pending_records(&blobs)?;
             budget += records.len() + 1;
@@ -133,10 +154,19 @@ impl Writer {
 }
 
 /// Merges one device's pending records into its chunks.
-fn compact_device(tx: &Transaction<'_>, device_id: DeviceId, mut pending: Vec<Record>) -> Result<(), StoreError> {
+fn compact_device(
+    tx: &Transaction<'_>,
+    device_id: DeviceId,
+    mut pending: Vec<Record>,
+) -> Result<(), StoreError> {
     merge_dedup(&mut pending);
-    let (Some(first), Some(last)) = (pending.first(), pending.last()) else { return Ok(()) };
-    let (t_min, t_max) = (first.position.fix_time.as_millis(), last.position.fix_time.as_millis());
+    let (Some(first), Some(last)) = (pending.first(), pending.last()) else {
+        return Ok(());
+    };
+    let (t_min, t_max) = (
+        first.position.fix_time.as_millis(),
+        last.position.fix_time.as_millis(),
+    );
     let chunks = candidate_chunks(tx, device_id, t_min, t_max)?;
     if chunks.is_empty() {
         return write_chunks(tx, device_id, &pending);
@@ -169,7 +199,12 @@ fn compact_device(tx: &Transaction<'_>, device_id: DeviceId, mut pending: Vec<Re
 
 /// The chunks that could receive records timed `t_min..=t_max`: the last
 /// one starting at or before `t_min` and every later one starting by `t_max`.
-fn candidate_chunks(tx: &Transaction<'_>, device_id: DeviceId, t_min: i64, t_max: i64) -> Result<Vec<ChunkRow>, StoreError> {
+fn candidate_chunks(
+    tx: &Transaction<'_>,
+    device_id: DeviceId,
+    t_min: i64,
+    t_max: i64,
+) -> Result<Vec<ChunkRow>, StoreError> {
     let mut statement = tx.prepare_cached(
         "SELECT id, t_first, t_last, n, data FROM position_chunks
          WHERE device_id = ?1
@@ -180,7 +215,13 @@ fn candidate_chunks(tx: &Transaction<'_>, device_id: DeviceId, t_min: i64, t_max
          ORDER BY t_first, id",
     )?;
     let rows = statement.query_map(params![device_id, t_min, t_max], |row| {
-        Ok(ChunkRow { id: row.get(0)?, t_first: row.get(1)?, t_last: row.get(2)?, n: row.get(3)?, data: row.get(4)? })
+        Ok(ChunkRow {
+            id: row.get(0)?,
+            t_first: row.get(1)?,
+            t_last: row.get(2)?,
+            n: row.get(3)?,
+            data: row.get(4)?,
+        })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -188,7 +229,11 @@ fn candidate_chunks(tx: &Transaction<'_>, device_id: DeviceId, t_min: i64, t_max
 /// Writes sorted, de-duplicated records as chunks of at most
 /// [`MAX_CHUNK_RECORDS`] (more only when one fix time has that many), never
 /// splitting between records of the same fix time.
-fn write_chunks(tx: &Transaction<'_>, device_id: DeviceId, records: &[Record]) -> Result<(), StoreError> {
+fn write_chunks(
+    tx: &Transaction<'_>,
+    device_id: DeviceId,
+    records: &[Record],
+) -> Result<(), StoreError> {
     let n_chunks = records.len().div_ceil(MAX_CHUNK_RECORDS).max(1);
     let target = records.len().div_ceil(n_chunks);
     let mut insert = tx.prepare_cached(
@@ -198,7 +243,9 @@ fn write_chunks(tx: &Transaction<'_>, device_id: DeviceId, records: &[Record]) -
     let mut start = 0;
     while start < records.len() {
         let mut end = (start + target).min(records.len());
-        while end < records.len() && records[end].position.fix_time == records[end - 1].position.fix_time {
+        while end < records.len()
+            && records[end].position.fix_time == records[end - 1].position.fix_time
+        {
             end += 1;
         }
         let piece = &records[start..end];
@@ -207,7 +254,15 @@ fn write_chunks(tx: &Transaction<'_>, device_id: DeviceId, records: &[Record]) -
         let seq_max = piece.iter().map(|record| record.seq).max().unwrap_or(0);
         let t_first = piece[0].position.fix_time.as_millis();
         let t_last = piece[piece.len() - 1].position.fix_time.as_millis();
-        insert.execute(params![device_id, t_first, t_last, seq_min, seq_max, piece.len() as i64, data])?;
+        insert.execute(params![
+            device_id,
+            t_first,
+            t_last,
+            seq_min,
+            seq_max,
+            piece.len() as i64,
+            data
+        ])?;
         start = end;
     }
     Ok(())

@@ -44,7 +44,11 @@ const MIGRATIONS: &[(i64, &str)] = &[(
 pub(crate) const LATEST_VERSION: i64 = 1;
 
 fn current_version(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |row| row.get(0))?)
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+        [],
+        |row| row.get(0),
+    )?)
 }
 
 /// Brings the schema up to [`LATEST_VERSION`].
@@ -54,13 +58,19 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = current_version(&tx)?;
         if current > LATEST_VERSION {
-            return Err(StoreError::SchemaTooNew { found: current, supported: LATEST_VERSION });
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                supported: LATEST_VERSION,
+            });
         }
         if current >= version {
             continue;
         }
         tx.execute_batch(sql)?;
-        tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [version])?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [version],
+        )?;
         tx.commit()?;
         tracing::info!(version, "applied sqlite migration");
     }

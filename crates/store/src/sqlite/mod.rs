@@ -20,6 +20,7 @@
 //! snapshots that memory *before* reading the database, so a record moving
 //! from log to chunk is seen at least once and de-duplicated by sequence.
 
+mod checkpointer;
 mod compaction;
 mod devices;
 mod migrations;
@@ -65,11 +66,16 @@ impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<DeviceId, DeviceMemory>> {
         // A panic while holding the lock cannot leave the map half-updated
         // in a way reads could misinterpret, so poisoning is ignored.
-        self.devices.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.devices
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn pending(&self, device_id: DeviceId) -> Vec<PendingBlob> {
-        self.lock().get(&device_id).map(|memory| memory.pending.clone()).unwrap_or_default()
+        self.lock()
+            .get(&device_id)
+            .map(|memory| memory.pending.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -93,14 +99,24 @@ impl ReaderPool {
         Ok(conn)
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut Connection) -> Result<R, StoreError>) -> Result<R, StoreError> {
-        let pooled = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
         let mut conn = match pooled {
             Some(conn) => conn,
             None => self.open_connection()?,
         };
         let result = f(&mut conn);
-        let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if idle.len() < 8 {
             idle.push(conn);
         }
@@ -125,20 +141,38 @@ pub(crate) struct SqliteStore {
 async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> Result<R, StoreError> + Send + 'static,
 ) -> Result<R, StoreError> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| StoreError::Closed)?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| StoreError::Closed)?
 }
 
 impl SqliteStore {
     pub(crate) async fn open(path: &Path, read_only: bool) -> Result<SqliteStore, StoreError> {
         let path = path.to_path_buf();
         let shared = Arc::new(Shared::default());
-        let readers = ReaderPool { path: path.clone(), read_only, idle: Mutex::new(Vec::new()) };
+        let readers = ReaderPool {
+            path: path.clone(),
+            read_only,
+            idle: Mutex::new(Vec::new()),
+        };
         if read_only {
             if !path.exists() {
-                return Err(StoreError::InvalidConfig(format!("{} does not exist", path.display())));
+                return Err(StoreError::InvalidConfig(format!(
+                    "{} does not exist",
+                    path.display()
+                )));
             }
-            let inner = Inner { path, read_only, shared, readers, writer: None, thread: Mutex::new(None) };
-            return Ok(SqliteStore { inner: Arc::new(inner) });
+            let inner = Inner {
+                path,
+                read_only,
+                shared,
+                readers,
+                writer: None,
+                thread: Mutex::new(None),
+            };
+            return Ok(SqliteStore {
+                inner: Arc::new(inner),
+            });
         }
         let writer = {
             let path = path.clone();
@@ -149,8 +183,17 @@ impl SqliteStore {
         let thread = std::thread::Builder::new()
             .name("trackd-sqlite-writer".into())
             .spawn(move || writer.run(receiver))?;
-        let inner = Inner { path, read_only, shared, readers, writer: Some(sender), thread: Mutex::new(Some(thread)) };
-        let store = SqliteStore { inner: Arc::new(inner) };
+        let inner = Inner {
+            path,
+            read_only,
+            shared,
+            readers,
+            writer: Some(sender),
+            thread: Mutex::new(Some(thread)),
+        };
+        let store = SqliteStore {
+            inner: Arc::new(inner),
+        };
         // Compact whatever the log holds from the last run before serving.
         store.flush().await?;
         Ok(store)
@@ -182,12 +225,17 @@ impl SqliteStore {
     }
 
     pub(crate) async fn add_device(&self, device: NewDevice) -> Result<Device, StoreError> {
-        self.on_writer(move |writer| writer.add_device(&device)).await
+        self.on_writer(move |writer| writer.add_device(&device))
+            .await
     }
 
-    pub(crate) async fn device_by_unique_id(&self, unique_id: &str) -> Result<Option<Device>, StoreError> {
+    pub(crate) async fn device_by_unique_id(
+        &self,
+        unique_id: &str,
+    ) -> Result<Option<Device>, StoreError> {
         let unique_id = unique_id.to_owned();
-        self.read(move |_, conn| devices::by_unique_id(conn, &unique_id)).await
+        self.read(move |_, conn| devices::by_unique_id(conn, &unique_id))
+            .await
     }
 
     pub(crate) async fn device(&self, id: DeviceId) -> Result<Option<Device>, StoreError> {
@@ -198,17 +246,23 @@ impl SqliteStore {
         self.read(|_, conn| devices::all(conn)).await
     }
 
-    pub(crate) async fn append_positions(&self, device_id: DeviceId, positions: Vec<Position>) -> Result<(), StoreError> {
+    pub(crate) async fn append_positions(
+        &self,
+        device_id: DeviceId,
+        positions: Vec<Position>,
+    ) -> Result<(), StoreError> {
         if self.inner.read_only {
             return Err(StoreError::ReadOnly);
         }
         if positions.is_empty() {
             return Ok(());
         }
-        let n = u32::try_from(positions.len()).map_err(|_| StoreError::SequenceExhausted(device_id))?;
-        let data: Arc<[u8]> = encode_records(positions.iter().enumerate().map(|(i, p)| (i as u32, p))).into();
+        let n =
+            u32::try_from(positions.len()).map_err(|_| StoreError::SequenceExhausted(device_id))?;
+        let data: Arc<[u8]> =
+            encode_records(positions.iter().enumerate().map(|(i, p)| (i as u32, p))).into();
         let latest_index = crate::latest_index(&positions);
-        let latest = quantize(&positions[latest_index]);
+        let latest = Box::new(quantize(&positions[latest_index]));
         let (reply, response) = oneshot::channel();
         self.send(Command::Append(AppendRequest {
             device_id,
@@ -222,7 +276,11 @@ impl SqliteStore {
     }
 
     /// This device's uncompacted records as the readers must see them.
-    fn pending_snapshot(inner: &Inner, conn: &Connection, device_id: DeviceId) -> Result<Vec<PendingBlob>, StoreError> {
+    fn pending_snapshot(
+        inner: &Inner,
+        conn: &Connection,
+        device_id: DeviceId,
+    ) -> Result<Vec<PendingBlob>, StoreError> {
         if inner.read_only {
             positions::log_blobs(conn, device_id)
         } else {
@@ -237,15 +295,26 @@ impl SqliteStore {
         to: Timestamp,
     ) -> Result<Vec<StoredPosition>, StoreError> {
         self.read(move |inner, conn| {
-            let pending = if inner.read_only { Vec::new() } else { inner.shared.pending(device_id) };
+            let pending = if inner.read_only {
+                Vec::new()
+            } else {
+                inner.shared.pending(device_id)
+            };
             let tx = conn.transaction()?;
-            let pending = if inner.read_only { Self::pending_snapshot(inner, &tx, device_id)? } else { pending };
+            let pending = if inner.read_only {
+                Self::pending_snapshot(inner, &tx, device_id)?
+            } else {
+                pending
+            };
             positions::range(&tx, device_id, from, to, &pending)
         })
         .await
     }
 
-    pub(crate) async fn latest_position(&self, device_id: DeviceId) -> Result<Option<StoredPosition>, StoreError> {
+    pub(crate) async fn latest_position(
+        &self,
+        device_id: DeviceId,
+    ) -> Result<Option<StoredPosition>, StoreError> {
         self.read(move |inner, conn| {
             if !inner.read_only {
                 if let Some(memory) = inner.shared.lock().get(&device_id) {
@@ -257,7 +326,11 @@ impl SqliteStore {
                 let mut map = inner.shared.lock();
                 let memory = map.entry(device_id).or_default();
                 if let Some(candidate) = from_chunks {
-                    if memory.latest.as_ref().is_none_or(|current| crate::is_later(&candidate, current)) {
+                    if memory
+                        .latest
+                        .as_ref()
+                        .is_none_or(|current| crate::is_later(&candidate, current))
+                    {
                         memory.latest = Some(candidate);
                     }
                 }
@@ -268,7 +341,10 @@ impl SqliteStore {
             let pending = positions::log_blobs(&tx, device_id)?;
             let mut best = positions::latest_in_chunks(&tx, device_id)?;
             for record in positions::decode_pending(device_id, &pending)? {
-                if best.as_ref().is_none_or(|current| crate::is_later(&record, current)) {
+                if best
+                    .as_ref()
+                    .is_none_or(|current| crate::is_later(&record, current))
+                {
                     best = Some(record);
                 }
             }
@@ -277,13 +353,26 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn position_by_id(&self, id: i64) -> Result<Option<StoredPosition>, StoreError> {
+    pub(crate) async fn position_by_id(
+        &self,
+        id: i64,
+    ) -> Result<Option<StoredPosition>, StoreError> {
         self.read(move |inner, conn| {
             let device_id = StoredPosition::device_of_id(id);
-            let Ok(seq) = u32::try_from(id & 0xffff_ffff) else { return Ok(None) };
-            let pending = if inner.read_only { Vec::new() } else { inner.shared.pending(device_id) };
+            let Ok(seq) = u32::try_from(id & 0xffff_ffff) else {
+                return Ok(None);
+            };
+            let pending = if inner.read_only {
+                Vec::new()
+            } else {
+                inner.shared.pending(device_id)
+            };
             let tx = conn.transaction()?;
-            let pending = if inner.read_only { Self::pending_snapshot(inner, &tx, device_id)? } else { pending };
+            let pending = if inner.read_only {
+                Self::pending_snapshot(inner, &tx, device_id)?
+            } else {
+                pending
+            };
             positions::by_seq(&tx, device_id, seq, &pending)
         })
         .await
@@ -291,9 +380,17 @@ impl SqliteStore {
 
     pub(crate) async fn count_positions(&self, device_id: DeviceId) -> Result<u64, StoreError> {
         self.read(move |inner, conn| {
-            let pending = if inner.read_only { Vec::new() } else { inner.shared.pending(device_id) };
+            let pending = if inner.read_only {
+                Vec::new()
+            } else {
+                inner.shared.pending(device_id)
+            };
             let tx = conn.transaction()?;
-            let pending = if inner.read_only { Self::pending_snapshot(inner, &tx, device_id)? } else { pending };
+            let pending = if inner.read_only {
+                Self::pending_snapshot(inner, &tx, device_id)?
+            } else {
+                pending
+            };
             positions::count(&tx, device_id, &pending)
         })
         .await
@@ -332,7 +429,12 @@ impl SqliteStore {
             return Ok(()); // already closed
         }
         let result = response.await.map_err(|_| StoreError::Closed)?;
-        let thread = self.inner.thread.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let thread = self
+            .inner
+            .thread
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
         if let Some(thread) = thread {
             blocking(move || thread.join().map_err(|_| StoreError::Closed)).await?;
         }

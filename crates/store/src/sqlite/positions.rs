@@ -8,32 +8,47 @@ use crate::encoding::{decode_records, merge_dedup, Record};
 use crate::StoreError;
 
 fn to_stored(device_id: DeviceId, record: Record) -> StoredPosition {
-    StoredPosition { id: StoredPosition::make_id(device_id, record.seq), device_id, position: record.position }
+    StoredPosition {
+        id: StoredPosition::make_id(device_id, record.seq),
+        device_id,
+        position: record.position,
+    }
 }
 
 fn blob_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PendingBlob> {
     let data: Vec<u8> = row.get(3)?;
-    Ok(PendingBlob { log_seq: row.get(0)?, seq_first: row.get(1)?, n: row.get(2)?, data: data.into() })
+    Ok(PendingBlob {
+        log_seq: row.get(0)?,
+        seq_first: row.get(1)?,
+        n: row.get(2)?,
+        data: data.into(),
+    })
 }
 
 /// Every log row, in commit order (recovery at open).
 pub(crate) fn all_log_blobs(conn: &Connection) -> Result<Vec<(DeviceId, PendingBlob)>, StoreError> {
-    let mut statement = conn.prepare("SELECT seq, seq_first, n, data, device_id FROM ingest_log ORDER BY seq")?;
+    let mut statement =
+        conn.prepare("SELECT seq, seq_first, n, data, device_id FROM ingest_log ORDER BY seq")?;
     let rows = statement.query_map([], |row| Ok((row.get(4)?, blob_from_row(row)?)))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// One device's log rows (read-only stores, which have no writer memory).
-pub(crate) fn log_blobs(conn: &Connection, device_id: DeviceId) -> Result<Vec<PendingBlob>, StoreError> {
-    let mut statement =
-        conn.prepare_cached("SELECT seq, seq_first, n, data FROM ingest_log WHERE device_id = ?1 ORDER BY seq")?;
+pub(crate) fn log_blobs(
+    conn: &Connection,
+    device_id: DeviceId,
+) -> Result<Vec<PendingBlob>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, seq_first, n, data FROM ingest_log WHERE device_id = ?1 ORDER BY seq",
+    )?;
     let rows = statement.query_map([device_id], blob_from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Greatest sequence number per device in the chunks (recovery at open).
 pub(crate) fn chunk_seq_max(conn: &Connection) -> Result<Vec<(DeviceId, i64)>, StoreError> {
-    let mut statement = conn.prepare("SELECT device_id, MAX(seq_max) FROM position_chunks GROUP BY device_id")?;
+    let mut statement =
+        conn.prepare("SELECT device_id, MAX(seq_max) FROM position_chunks GROUP BY device_id")?;
     let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -43,19 +58,35 @@ pub(crate) fn decode_pending_records(blobs: &[PendingBlob]) -> Result<Vec<Record
     for blob in blobs {
         let decoded = decode_records(&blob.data, blob.seq_first)?;
         if decoded.len() != blob.n as usize {
-            return Err(StoreError::Corrupt(format!("log row {} holds {} records, not {}", blob.log_seq, decoded.len(), blob.n)));
+            return Err(StoreError::Corrupt(format!(
+                "log row {} holds {} records, not {}",
+                blob.log_seq,
+                decoded.len(),
+                blob.n
+            )));
         }
         records.extend(decoded);
     }
     Ok(records)
 }
 
-pub(crate) fn decode_pending(device_id: DeviceId, blobs: &[PendingBlob]) -> Result<Vec<StoredPosition>, StoreError> {
-    Ok(decode_pending_records(blobs)?.into_iter().map(|record| to_stored(device_id, record)).collect())
+pub(crate) fn decode_pending(
+    device_id: DeviceId,
+    blobs: &[PendingBlob],
+) -> Result<Vec<StoredPosition>, StoreError> {
+    Ok(decode_pending_records(blobs)?
+        .into_iter()
+        .map(|record| to_stored(device_id, record))
+        .collect())
 }
 
 /// Chunk records with `from <= fix_time < to`, sorted.
-fn chunk_records(conn: &Connection, device_id: DeviceId, from: i64, to: i64) -> Result<Vec<Record>, StoreError> {
+fn chunk_records(
+    conn: &Connection,
+    device_id: DeviceId,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Record>, StoreError> {
     // Chunks are strictly ordered in time, so only the last one starting
     // before `from` can reach into the range from the left.
     let mut statement = conn.prepare_cached(
@@ -85,7 +116,13 @@ fn pending_in(pending: &[PendingBlob], from: i64, to: i64) -> Result<Vec<Record>
     Ok(records)
 }
 
-fn merged_range(conn: &Connection, device_id: DeviceId, from: i64, to: i64, pending: &[PendingBlob]) -> Result<Vec<Record>, StoreError> {
+fn merged_range(
+    conn: &Connection,
+    device_id: DeviceId,
+    from: i64,
+    to: i64,
+    pending: &[PendingBlob],
+) -> Result<Vec<Record>, StoreError> {
     if from >= to {
         return Ok(Vec::new());
     }
@@ -106,19 +143,30 @@ pub(crate) fn range(
     pending: &[PendingBlob],
 ) -> Result<Vec<StoredPosition>, StoreError> {
     let records = merged_range(conn, device_id, from.as_millis(), to.as_millis(), pending)?;
-    Ok(records.into_iter().map(|record| to_stored(device_id, record)).collect())
+    Ok(records
+        .into_iter()
+        .map(|record| to_stored(device_id, record))
+        .collect())
 }
 
-pub(crate) fn latest_in_chunks(conn: &Connection, device_id: DeviceId) -> Result<Option<StoredPosition>, StoreError> {
+pub(crate) fn latest_in_chunks(
+    conn: &Connection,
+    device_id: DeviceId,
+) -> Result<Option<StoredPosition>, StoreError> {
     let mut statement = conn.prepare_cached(
         "SELECT data FROM position_chunks WHERE device_id = ?1 ORDER BY t_first DESC, id DESC LIMIT 1",
     )?;
     let mut rows = statement.query([device_id])?;
-    let Some(row) = rows.next()? else { return Ok(None) };
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
     let mut best: Option<StoredPosition> = None;
     for record in decode_records(row.get_ref(0)?.as_blob()?, 0)? {
         let record = to_stored(device_id, record);
-        if best.as_ref().is_none_or(|current| crate::is_later(&record, current)) {
+        if best
+            .as_ref()
+            .is_none_or(|current| crate::is_later(&record, current))
+        {
             best = Some(record);
         }
     }
@@ -134,7 +182,9 @@ pub(crate) fn by_seq(
     let mut found: Option<Record> = None;
     for blob in pending {
         if (blob.seq_first..blob.seq_first.saturating_add(blob.n)).contains(&seq) {
-            found = decode_pending_records(std::slice::from_ref(blob))?.into_iter().find(|r| r.seq == seq);
+            found = decode_pending_records(std::slice::from_ref(blob))?
+                .into_iter()
+                .find(|r| r.seq == seq);
         }
     }
     if found.is_none() {
@@ -143,7 +193,10 @@ pub(crate) fn by_seq(
         )?;
         let mut rows = statement.query(params![device_id, seq])?;
         while let Some(row) = rows.next()? {
-            if let Some(record) = decode_records(row.get_ref(0)?.as_blob()?, 0)?.into_iter().find(|r| r.seq == seq) {
+            if let Some(record) = decode_records(row.get_ref(0)?.as_blob()?, 0)?
+                .into_iter()
+                .find(|r| r.seq == seq)
+            {
                 found = Some(record);
                 break;
             }
@@ -153,25 +206,43 @@ pub(crate) fn by_seq(
     // A resent duplicate has its own sequence number but is never visible.
     let time = record.position.fix_time.as_millis();
     let visible = merged_range(conn, device_id, time, time.saturating_add(1), pending)?;
-    Ok(visible.into_iter().find(|r| r.seq == seq).map(|record| to_stored(device_id, record)))
+    Ok(visible
+        .into_iter()
+        .find(|r| r.seq == seq)
+        .map(|record| to_stored(device_id, record)))
 }
 
-pub(crate) fn count(conn: &Connection, device_id: DeviceId, pending: &[PendingBlob]) -> Result<u64, StoreError> {
+pub(crate) fn count(
+    conn: &Connection,
+    device_id: DeviceId,
+    pending: &[PendingBlob],
+) -> Result<u64, StoreError> {
     let in_chunks: i64 = conn
         .prepare_cached("SELECT COALESCE(SUM(n), 0) FROM position_chunks WHERE device_id = ?1")?
         .query_row([device_id], |row| row.get(0))?;
-    let in_chunks = u64::try_from(in_chunks).map_err(|_| StoreError::Corrupt("negative chunk count".into()))?;
+    let in_chunks =
+        u64::try_from(in_chunks).map_err(|_| StoreError::Corrupt("negative chunk count".into()))?;
     let records = decode_pending_records(pending)?;
     let (Some(t_min), Some(t_max)) = (
-        records.iter().map(|r| r.position.fix_time.as_millis()).min(),
-        records.iter().map(|r| r.position.fix_time.as_millis()).max(),
+        records
+            .iter()
+            .map(|r| r.position.fix_time.as_millis())
+            .min(),
+        records
+            .iter()
+            .map(|r| r.position.fix_time.as_millis())
+            .max(),
     ) else {
         return Ok(in_chunks);
     };
     let to = t_max.saturating_add(1);
     let mut overlap = chunk_records(conn, device_id, t_min, to)?;
     let n_overlap = overlap.len() as u64;
-    overlap.extend(records.into_iter().filter(|r| r.position.fix_time.as_millis() < to));
+    overlap.extend(
+        records
+            .into_iter()
+            .filter(|r| r.position.fix_time.as_millis() < to),
+    );
     merge_dedup(&mut overlap);
     Ok(in_chunks - n_overlap + overlap.len() as u64)
 }

@@ -33,7 +33,7 @@ pub(crate) struct AppendRequest {
     pub(crate) n: u32,
     pub(crate) data: Arc<[u8]>,
     /// The quantized record with the greatest fix time, and its index.
-    pub(crate) latest: Position,
+    pub(crate) latest: Box<Position>,
     pub(crate) latest_index: u32,
     pub(crate) reply: oneshot::Sender<Result<(), StoreError>>,
 }
@@ -48,6 +48,7 @@ pub(crate) enum Command {
 
 pub(crate) struct Writer {
     pub(crate) conn: Connection,
+    path: std::path::PathBuf,
     pub(crate) shared: Arc<Shared>,
     /// Next sequence number per registered device (also the set of known ids).
     next_seq: HashMap<DeviceId, u32>,
@@ -64,23 +65,30 @@ impl Writer {
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         // auto_vacuum only takes effect on a new file, before the first table.
+        // Checkpoints run on the checkpointer thread; the writer's own
+        // autocheckpoint (256 MiB) is only a backstop against starvation.
         conn.execute_batch(
             "PRAGMA auto_vacuum = INCREMENTAL;
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
              PRAGMA cache_size = -65536;
-             PRAGMA wal_autocheckpoint = 4000;",
+             PRAGMA wal_autocheckpoint = 65536;",
         )?;
         let journal_mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
         if !journal_mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::InvalidConfig(format!("sqlite journal mode is {journal_mode}, not wal")));
+            return Err(StoreError::InvalidConfig(format!(
+                "sqlite journal mode is {journal_mode}, not wal"
+            )));
         }
         migrations::apply(&mut conn)?;
 
-        let mut next_seq: HashMap<DeviceId, u32> =
-            devices::all_ids(&conn)?.into_iter().map(|id| (id, 0)).collect();
+        let mut next_seq: HashMap<DeviceId, u32> = devices::all_ids(&conn)?
+            .into_iter()
+            .map(|id| (id, 0))
+            .collect();
         for (device_id, seq_max) in positions::chunk_seq_max(&conn)? {
-            let next = u32::try_from(seq_max + 1).map_err(|_| StoreError::SequenceExhausted(device_id))?;
+            let next =
+                u32::try_from(seq_max + 1).map_err(|_| StoreError::SequenceExhausted(device_id))?;
             next_seq.insert(device_id, next);
         }
         let mut log_records = 0;
@@ -88,14 +96,21 @@ impl Writer {
         {
             let mut memory = shared.lock();
             for (device_id, blob) in positions::all_log_blobs(&conn)? {
-                let end = blob.seq_first.checked_add(blob.n).ok_or(StoreError::SequenceExhausted(device_id))?;
+                let end = blob
+                    .seq_first
+                    .checked_add(blob.n)
+                    .ok_or(StoreError::SequenceExhausted(device_id))?;
                 let next = next_seq.entry(device_id).or_insert(0);
                 *next = (*next).max(end);
                 log_records += blob.n as usize;
                 last_log_seq = last_log_seq.max(blob.log_seq);
                 let device = memory.entry(device_id).or_default();
                 for record in positions::decode_pending(device_id, std::slice::from_ref(&blob))? {
-                    if device.latest.as_ref().is_none_or(|current| crate::is_later(&record, current)) {
+                    if device
+                        .latest
+                        .as_ref()
+                        .is_none_or(|current| crate::is_later(&record, current))
+                    {
                         device.latest = Some(record);
                     }
                 }
@@ -104,6 +119,7 @@ impl Writer {
         }
         Ok(Writer {
             conn,
+            path: path.to_path_buf(),
             shared,
             next_seq,
             log_records,
@@ -115,8 +131,18 @@ impl Writer {
 
     /// The writer loop; returns when closed or when every sender is gone.
     pub(crate) fn run(mut self, receiver: mpsc::Receiver<Command>) {
+        let checkpointer = super::checkpointer::Checkpointer::start(&self.path);
+        self.serve(&receiver);
+        drop(checkpointer);
+    }
+
+    fn serve(&mut self, receiver: &mpsc::Receiver<Command>) {
         loop {
-            let timeout = if self.epoch.is_some() { Duration::ZERO } else { Duration::from_millis(500) };
+            let timeout = if self.epoch.is_some() {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(500)
+            };
             let first = match receiver.recv_timeout(timeout) {
                 Ok(command) => Some(command),
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
@@ -149,7 +175,7 @@ impl Writer {
             }
             for command in others {
                 match command {
-                    Command::Run(f) => f(&mut self),
+                    Command::Run(f) => f(self),
                     Command::Close(reply) => {
                         let result = self.compact_all().and_then(|()| self.checkpoint());
                         let _ = reply.send(result);
@@ -166,14 +192,19 @@ impl Writer {
         let mut outcome: Vec<Result<(u32, i64), StoreError>> = Vec::with_capacity(batch.len());
         let mut assigned: HashMap<DeviceId, u32> = HashMap::new();
         let result = (|| -> Result<(), StoreError> {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO ingest_log (device_id, seq_first, n, data) VALUES (?1, ?2, ?3, ?4)",
                 )?;
                 for request in &batch {
                     let device_id = request.device_id;
-                    let Some(&base) = assigned.get(&device_id).or_else(|| self.next_seq.get(&device_id)) else {
+                    let Some(&base) = assigned
+                        .get(&device_id)
+                        .or_else(|| self.next_seq.get(&device_id))
+                    else {
                         outcome.push(Err(StoreError::NotFound));
                         continue;
                     };
@@ -205,14 +236,26 @@ impl Writer {
                     Ok((seq_first, log_seq)) => {
                         let device = memory.entry(request.device_id).or_default();
                         let latest = StoredPosition {
-                            id: StoredPosition::make_id(request.device_id, seq_first + request.latest_index),
+                            id: StoredPosition::make_id(
+                                request.device_id,
+                                seq_first + request.latest_index,
+                            ),
                             device_id: request.device_id,
-                            position: request.latest,
+                            position: *request.latest,
                         };
-                        if device.latest.as_ref().is_none_or(|current| crate::is_later(&latest, current)) {
+                        if device
+                            .latest
+                            .as_ref()
+                            .is_none_or(|current| crate::is_later(&latest, current))
+                        {
                             device.latest = Some(latest);
                         }
-                        device.pending.push(PendingBlob { log_seq, seq_first, n: request.n, data: request.data });
+                        device.pending.push(PendingBlob {
+                            log_seq,
+                            seq_first,
+                            n: request.n,
+                            data: request.data,
+                        });
                         self.log_records += request.n as usize;
                         self.last_log_seq = log_seq;
                         replies.push((request.reply, Ok(())));
@@ -235,13 +278,19 @@ impl Writer {
     /// Compacts everything, returns free pages to the file system and checkpoints.
     pub(crate) fn flush(&mut self) -> Result<(), StoreError> {
         self.compact_all()?;
-        self.conn.execute_batch("PRAGMA incremental_vacuum;")?;
+        // Each step of incremental_vacuum frees pages: run it to the end.
+        let mut vacuum = self.conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = vacuum.query([])?;
+        while rows.next()?.is_some() {}
+        drop(rows);
+        drop(vacuum);
         self.checkpoint()
     }
 
     /// Copies the WAL into the database file and truncates it.
     pub(crate) fn checkpoint(&mut self) -> Result<(), StoreError> {
-        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 }

@@ -7,7 +7,8 @@ use crate::encoding::{decode_records, encode_records, merge_dedup, Record};
 
 fn key() -> impl Strategy<Value = AttrKey> {
     prop_oneof![
-        (1u8..=57).prop_map(|code| AttrKey::Known(KnownKey::from_code(code).unwrap_or(KnownKey::Sat))),
+        (1u8..=57)
+            .prop_map(|code| AttrKey::Known(KnownKey::from_code(code).unwrap_or(KnownKey::Sat))),
         any::<u16>().prop_map(AttrKey::Io),
         "[a-zA-Z0-9 é]{0,12}".prop_map(|name| AttrKey::Other(name.into())),
     ]
@@ -27,29 +28,53 @@ fn value() -> impl Strategy<Value = AttrValue> {
 
 fn position() -> impl Strategy<Value = Position> {
     (
-        (any::<bool>(), 0i64..4_000_000_000_000, -100_000i64..100_000, -10_000i64..100_000, any::<bool>()),
-        (-900_000_000i64..=900_000_000, -1_800_000_000i64..=1_800_000_000, -100_000i64..100_000),
+        (
+            any::<bool>(),
+            0i64..4_000_000_000_000,
+            -100_000i64..100_000,
+            -10_000i64..100_000,
+            any::<bool>(),
+        ),
+        (
+            -900_000_000i64..=900_000_000,
+            -1_800_000_000i64..=1_800_000_000,
+            -100_000i64..100_000,
+        ),
         (0i64..200_000, 0i64..36_000),
         proptest::collection::vec((key(), value()), 0..6),
     )
-        .prop_map(|((valid, fix, device_offset, lag, teltonika), (lat, lon, alt), (speed, course), attributes)| Position {
-            protocol: if teltonika { Protocol::Teltonika } else { Protocol::Unknown },
-            fix_time: Timestamp(fix),
-            device_time: Timestamp(fix + device_offset),
-            server_time: Timestamp(fix + lag),
-            valid,
-            latitude: lat as f64 / 1e7,
-            longitude: lon as f64 / 1e7,
-            altitude: alt as f64 / 10.0,
-            speed: speed as f64 / 360.0,
-            course: course as f64 / 100.0,
-            attributes: attributes.into_iter().collect::<Attributes>(),
-        })
+        .prop_map(
+            |(
+                (valid, fix, device_offset, lag, teltonika),
+                (lat, lon, alt),
+                (speed, course),
+                attributes,
+            )| Position {
+                protocol: if teltonika {
+                    Protocol::Teltonika
+                } else {
+                    Protocol::Unknown
+                },
+                fix_time: Timestamp(fix),
+                device_time: Timestamp(fix + device_offset),
+                server_time: Timestamp(fix + lag),
+                valid,
+                latitude: lat as f64 / 1e7,
+                longitude: lon as f64 / 1e7,
+                altitude: alt as f64 / 10.0,
+                speed: speed as f64 / 360.0,
+                course: course as f64 / 100.0,
+                attributes: attributes.into_iter().collect::<Attributes>(),
+            },
+        )
 }
 
 fn records() -> impl Strategy<Value = Vec<Record>> {
     proptest::collection::vec((0u32..1_000_000, position()), 0..20).prop_map(|items| {
-        let mut records: Vec<Record> = items.into_iter().map(|(seq, position)| Record { seq, position }).collect();
+        let mut records: Vec<Record> = items
+            .into_iter()
+            .map(|(seq, position)| Record { seq, position })
+            .collect();
         // Repeat key sets now and then, as real devices do.
         for index in 1..records.len() {
             if index % 2 == 0 {
@@ -116,8 +141,12 @@ proptest! {
 
 #[test]
 fn typical_record_is_small() {
-    let records: Vec<Record> =
-        (0..256).map(|k| Record { seq: k as u32, position: super::typical_position(1_700_000_000_000 + k * 1000, k) }).collect();
+    let records: Vec<Record> = (0..256)
+        .map(|k| Record {
+            seq: k as u32,
+            position: super::typical_position(1_700_000_000_000 + k * 1000, k),
+        })
+        .collect();
     let blob = encode_records(records.iter().map(|r| (r.seq, &r.position)));
     let per_record = blob.len() as f64 / 256.0;
     assert!(per_record < 40.0, "{per_record} bytes per typical record");

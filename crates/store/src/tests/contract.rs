@@ -2,7 +2,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use trackd_model::{AttrKey, AttrValue, Attributes, DeviceId, KnownKey, NewDevice, Position, StoredPosition, Timestamp};
+use trackd_model::{
+    AttrKey, AttrValue, Attributes, DeviceId, KnownKey, NewDevice, Position, StoredPosition,
+    Timestamp,
+};
 
 use super::{typical_position, Harness};
 use crate::encoding::quantize;
@@ -10,18 +13,27 @@ use crate::{Store, StoreError};
 
 async fn new_device(store: &Store, unique_id: &str) -> DeviceId {
     store
-        .add_device(NewDevice { unique_id: unique_id.into(), name: format!("vehicle {unique_id}") })
+        .add_device(NewDevice {
+            unique_id: unique_id.into(),
+            name: format!("vehicle {unique_id}"),
+        })
         .await
         .expect("add device")
         .id
 }
 
 async fn all(store: &Store, device_id: DeviceId) -> Vec<StoredPosition> {
-    store.positions(device_id, Timestamp::MIN, Timestamp::MAX).await.expect("positions")
+    store
+        .positions(device_id, Timestamp::MIN, Timestamp::MAX)
+        .await
+        .expect("positions")
 }
 
 fn times(positions: &[StoredPosition]) -> Vec<i64> {
-    positions.iter().map(|p| p.position.fix_time.as_millis()).collect()
+    positions
+        .iter()
+        .map(|p| p.position.fix_time.as_millis())
+        .collect()
 }
 
 fn at(t: i64) -> Position {
@@ -41,13 +53,36 @@ fn other_at(t: i64) -> Position {
 
 pub(crate) async fn devices_add_conflict_lookup(harness: &Harness) {
     let store = harness.open().await;
-    let a = store.add_device(NewDevice { unique_id: "356307042441013".into(), name: "van".into() }).await.unwrap();
-    let b = store.add_device(NewDevice { unique_id: "356307042441014".into(), name: "truck".into() }).await.unwrap();
+    let a = store
+        .add_device(NewDevice {
+            unique_id: "356307042441013".into(),
+            name: "van".into(),
+        })
+        .await
+        .unwrap();
+    let b = store
+        .add_device(NewDevice {
+            unique_id: "356307042441014".into(),
+            name: "truck".into(),
+        })
+        .await
+        .unwrap();
     assert!(a.id > 0 && b.id > a.id && b.id < 1 << 21);
     assert!(!a.disabled);
-    let conflict = store.add_device(NewDevice { unique_id: "356307042441013".into(), name: "again".into() }).await;
-    assert!(matches!(conflict, Err(StoreError::Conflict(_))), "{conflict:?}");
-    assert_eq!(store.device_by_unique_id("356307042441013").await.unwrap(), Some(a.clone()));
+    let conflict = store
+        .add_device(NewDevice {
+            unique_id: "356307042441013".into(),
+            name: "again".into(),
+        })
+        .await;
+    assert!(
+        matches!(conflict, Err(StoreError::Conflict(_))),
+        "{conflict:?}"
+    );
+    assert_eq!(
+        store.device_by_unique_id("356307042441013").await.unwrap(),
+        Some(a.clone())
+    );
     assert_eq!(store.device_by_unique_id("nope").await.unwrap(), None);
     assert_eq!(store.device(b.id).await.unwrap(), Some(b.clone()));
     assert_eq!(store.device(999_999).await.unwrap(), None);
@@ -59,44 +94,87 @@ pub(crate) async fn append_and_range_out_of_order(harness: &Harness) {
     let store = harness.open().await;
     let device = new_device(&store, "d1").await;
     let other = new_device(&store, "d2").await;
-    store.append_positions(device, vec![at(5), at(6), at(7)]).await.unwrap();
+    store
+        .append_positions(device, vec![at(5), at(6), at(7)])
+        .await
+        .unwrap();
     store.append_positions(other, vec![at(6)]).await.unwrap();
-    store.append_positions(device, vec![at(1), at(2)]).await.unwrap();
-    store.append_positions(device, vec![at(10), at(3), other_at(6)]).await.unwrap();
+    store
+        .append_positions(device, vec![at(1), at(2)])
+        .await
+        .unwrap();
+    store
+        .append_positions(device, vec![at(10), at(3), other_at(6)])
+        .await
+        .unwrap();
     let expected = vec![ms(1), ms(2), ms(3), ms(5), ms(6), ms(6), ms(7), ms(10)];
     let before = all(&store, device).await;
     assert_eq!(times(&before), expected);
     // Ties come in arrival order.
     assert_eq!(before[4].position, quantize(&at(6)));
     assert_eq!(before[5].position, quantize(&other_at(6)));
-    let window = store.positions(device, Timestamp(ms(2)), Timestamp(ms(7))).await.unwrap();
+    let window = store
+        .positions(device, Timestamp(ms(2)), Timestamp(ms(7)))
+        .await
+        .unwrap();
     assert_eq!(times(&window), vec![ms(2), ms(3), ms(5), ms(6), ms(6)]);
     assert_eq!(times(&all(&store, other).await), vec![ms(6)]);
 
     store.flush().await.unwrap();
     assert_eq!(all(&store, device).await, before);
     // Late history lands between compacted records.
-    store.append_positions(device, vec![at(4), at(0), at(11)]).await.unwrap();
-    let expected = vec![ms(0), ms(1), ms(2), ms(3), ms(4), ms(5), ms(6), ms(6), ms(7), ms(10), ms(11)];
+    store
+        .append_positions(device, vec![at(4), at(0), at(11)])
+        .await
+        .unwrap();
+    let expected = vec![
+        ms(0),
+        ms(1),
+        ms(2),
+        ms(3),
+        ms(4),
+        ms(5),
+        ms(6),
+        ms(6),
+        ms(7),
+        ms(10),
+        ms(11),
+    ];
     assert_eq!(times(&all(&store, device).await), expected);
     store.flush().await.unwrap();
     let after = all(&store, device).await;
     assert_eq!(times(&after), expected);
     for position in &before {
-        assert!(after.contains(position), "{position:?} lost its id or content");
+        assert!(
+            after.contains(position),
+            "{position:?} lost its id or content"
+        );
     }
-    let window = store.positions(device, Timestamp(ms(4)), Timestamp(ms(6))).await.unwrap();
+    let window = store
+        .positions(device, Timestamp(ms(4)), Timestamp(ms(6)))
+        .await
+        .unwrap();
     assert_eq!(times(&window), vec![ms(4), ms(5)]);
-    assert!(store.positions(device, Timestamp(ms(6)), Timestamp(ms(6))).await.unwrap().is_empty());
+    assert!(store
+        .positions(device, Timestamp(ms(6)), Timestamp(ms(6)))
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(store.count_positions(device).await.unwrap(), 11);
 
     // Many records: chunks split, ranges still exact.
     let many: Vec<Position> = (100..2100).rev().map(at).collect();
     for batch in many.chunks(300) {
-        store.append_positions(device, batch.to_vec()).await.unwrap();
+        store
+            .append_positions(device, batch.to_vec())
+            .await
+            .unwrap();
     }
     store.flush().await.unwrap();
-    let window = store.positions(device, Timestamp(ms(500)), Timestamp(ms(1700))).await.unwrap();
+    let window = store
+        .positions(device, Timestamp(ms(500)), Timestamp(ms(1700)))
+        .await
+        .unwrap();
     assert_eq!(times(&window), (500..1700).map(ms).collect::<Vec<_>>());
     assert_eq!(store.count_positions(device).await.unwrap(), 2011);
     store.close().await.unwrap();
@@ -105,14 +183,20 @@ pub(crate) async fn append_and_range_out_of_order(harness: &Harness) {
 pub(crate) async fn duplicates_stored_once(harness: &Harness) {
     let store = harness.open().await;
     let device = new_device(&store, "dup").await;
-    store.append_positions(device, vec![at(1), at(2), at(3)]).await.unwrap();
+    store
+        .append_positions(device, vec![at(1), at(2), at(3)])
+        .await
+        .unwrap();
     let first = all(&store, device).await;
     // The device resends: same records, received later.
     let mut resent = vec![at(2), at(3)];
     for position in &mut resent {
         position.server_time = Timestamp(position.server_time.as_millis() + 60_000);
     }
-    store.append_positions(device, resent.clone()).await.unwrap();
+    store
+        .append_positions(device, resent.clone())
+        .await
+        .unwrap();
     assert_eq!(all(&store, device).await, first);
     assert_eq!(store.count_positions(device).await.unwrap(), 3);
     store.flush().await.unwrap();
@@ -134,7 +218,10 @@ pub(crate) async fn duplicates_stored_once(harness: &Harness) {
 pub(crate) async fn duplicates_within_one_append(harness: &Harness) {
     let store = harness.open().await;
     let device = new_device(&store, "dup1").await;
-    store.append_positions(device, vec![at(1), at(1), at(2), at(1)]).await.unwrap();
+    store
+        .append_positions(device, vec![at(1), at(1), at(2), at(1)])
+        .await
+        .unwrap();
     let positions = all(&store, device).await;
     assert_eq!(times(&positions), vec![ms(1), ms(2)]);
     store.flush().await.unwrap();
@@ -147,7 +234,10 @@ pub(crate) async fn ids_stable_and_position_by_id(harness: &Harness) {
     let device = new_device(&store, "ids").await;
     let other = new_device(&store, "ids2").await;
     for t in [9, 3, 7, 1, 5] {
-        store.append_positions(device, vec![at(t), at(t + 100)]).await.unwrap();
+        store
+            .append_positions(device, vec![at(t), at(t + 100)])
+            .await
+            .unwrap();
     }
     store.append_positions(other, vec![at(1)]).await.unwrap();
     let before = all(&store, device).await;
@@ -156,17 +246,35 @@ pub(crate) async fn ids_stable_and_position_by_id(harness: &Harness) {
     for position in &before {
         assert_eq!(StoredPosition::device_of_id(position.id), device);
         assert_eq!(position.device_id, device);
-        assert_eq!(store.position_by_id(position.id).await.unwrap().as_ref(), Some(position));
+        assert_eq!(
+            store.position_by_id(position.id).await.unwrap().as_ref(),
+            Some(position)
+        );
     }
     store.flush().await.unwrap();
     assert_eq!(all(&store, device).await, before);
     for position in &before {
-        assert_eq!(store.position_by_id(position.id).await.unwrap().as_ref(), Some(position));
+        assert_eq!(
+            store.position_by_id(position.id).await.unwrap().as_ref(),
+            Some(position)
+        );
     }
     let other_positions = all(&store, other).await;
     assert!(!ids.contains(&other_positions[0].id));
-    assert_eq!(store.position_by_id(StoredPosition::make_id(device, 1_000_000)).await.unwrap(), None);
-    assert_eq!(store.position_by_id(StoredPosition::make_id(77_777, 0)).await.unwrap(), None);
+    assert_eq!(
+        store
+            .position_by_id(StoredPosition::make_id(device, 1_000_000))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .position_by_id(StoredPosition::make_id(77_777, 0))
+            .await
+            .unwrap(),
+        None
+    );
     // A resent duplicate never becomes visible under its own id.
     store.append_positions(device, vec![at(9)]).await.unwrap();
     let dup_id = StoredPosition::make_id(device, 10);
@@ -175,7 +283,10 @@ pub(crate) async fn ids_stable_and_position_by_id(harness: &Harness) {
     let store = harness.open().await;
     assert_eq!(all(&store, device).await, before);
     store.append_positions(device, vec![at(50)]).await.unwrap();
-    let new = store.positions(device, Timestamp(ms(50)), Timestamp(ms(51))).await.unwrap();
+    let new = store
+        .positions(device, Timestamp(ms(50)), Timestamp(ms(51)))
+        .await
+        .unwrap();
     assert!(!ids.contains(&new[0].id), "an id was reused after reopen");
     store.close().await.unwrap();
 }
@@ -184,19 +295,42 @@ pub(crate) async fn latest_position(harness: &Harness) {
     let store = harness.open().await;
     let device = new_device(&store, "latest").await;
     assert_eq!(store.latest_position(device).await.unwrap(), None);
-    store.append_positions(device, vec![at(5), at(9), at(2)]).await.unwrap();
-    let latest = store.latest_position(device).await.unwrap().expect("latest");
+    store
+        .append_positions(device, vec![at(5), at(9), at(2)])
+        .await
+        .unwrap();
+    let latest = store
+        .latest_position(device)
+        .await
+        .unwrap()
+        .expect("latest");
     assert_eq!(latest.position, quantize(&at(9)));
-    assert_eq!(store.position_by_id(latest.id).await.unwrap(), Some(latest.clone()));
+    assert_eq!(
+        store.position_by_id(latest.id).await.unwrap(),
+        Some(latest.clone())
+    );
     store.append_positions(device, vec![at(3)]).await.unwrap();
-    assert_eq!(store.latest_position(device).await.unwrap(), Some(latest.clone()));
+    assert_eq!(
+        store.latest_position(device).await.unwrap(),
+        Some(latest.clone())
+    );
     store.flush().await.unwrap();
-    assert_eq!(store.latest_position(device).await.unwrap(), Some(latest.clone()));
+    assert_eq!(
+        store.latest_position(device).await.unwrap(),
+        Some(latest.clone())
+    );
     store.close().await.unwrap();
     let store = harness.open().await;
-    assert_eq!(store.latest_position(device).await.unwrap(), Some(latest.clone()));
+    assert_eq!(
+        store.latest_position(device).await.unwrap(),
+        Some(latest.clone())
+    );
     store.append_positions(device, vec![at(12)]).await.unwrap();
-    let newer = store.latest_position(device).await.unwrap().expect("latest");
+    let newer = store
+        .latest_position(device)
+        .await
+        .unwrap()
+        .expect("latest");
     assert_eq!(newer.position, quantize(&at(12)));
     assert_ne!(newer.id, latest.id);
     store.close().await.unwrap();
@@ -206,10 +340,19 @@ pub(crate) async fn reopen_keeps_everything(harness: &Harness) {
     let store = harness.open().await;
     let a = new_device(&store, "ra").await;
     let b = new_device(&store, "rb").await;
-    store.append_positions(a, (0..40).map(at).collect()).await.unwrap();
+    store
+        .append_positions(a, (0..40).map(at).collect())
+        .await
+        .unwrap();
     store.flush().await.unwrap();
-    store.append_positions(a, (40..60).map(at).collect()).await.unwrap();
-    store.append_positions(b, (0..5).map(at).collect()).await.unwrap();
+    store
+        .append_positions(a, (40..60).map(at).collect())
+        .await
+        .unwrap();
+    store
+        .append_positions(b, (0..5).map(at).collect())
+        .await
+        .unwrap();
     let devices = store.devices().await.unwrap();
     let (before_a, before_b) = (all(&store, a).await, all(&store, b).await);
     // Dropped without close: the log must carry the unflushed records.
@@ -267,14 +410,38 @@ fn every_value() -> Vec<Position> {
         (AttrKey::Known(KnownKey::Motion), AttrValue::Bool(false)),
         (AttrKey::Known(KnownKey::Odometer), AttrValue::Int(i64::MAX)),
         (AttrKey::Io(0), AttrValue::Int(i64::MIN)),
-        (AttrKey::Io(65_535), AttrValue::Decimal { raw: -12_345, scale: 3 }),
-        (AttrKey::Known(KnownKey::Power), AttrValue::Decimal { raw: i64::MAX, scale: 9 }),
+        (
+            AttrKey::Io(65_535),
+            AttrValue::Decimal {
+                raw: -12_345,
+                scale: 3,
+            },
+        ),
+        (
+            AttrKey::Known(KnownKey::Power),
+            AttrValue::Decimal {
+                raw: i64::MAX,
+                scale: 9,
+            },
+        ),
         (AttrKey::Known(KnownKey::Hdop), AttrValue::Float(0.1)),
         (AttrKey::Known(KnownKey::Pdop), AttrValue::Float(-1.5e300)),
-        (AttrKey::Known(KnownKey::DriverUniqueId), AttrValue::Str("héllo wörld".into())),
-        (AttrKey::Known(KnownKey::Operator), AttrValue::Str("".into())),
-        (AttrKey::Other("custom key".into()), AttrValue::Bytes(vec![0, 255, 1, 128].into())),
-        (AttrKey::Other("".into()), AttrValue::Bytes(Vec::new().into())),
+        (
+            AttrKey::Known(KnownKey::DriverUniqueId),
+            AttrValue::Str("héllo wörld".into()),
+        ),
+        (
+            AttrKey::Known(KnownKey::Operator),
+            AttrValue::Str("".into()),
+        ),
+        (
+            AttrKey::Other("custom key".into()),
+            AttrValue::Bytes(vec![0, 255, 1, 128].into()),
+        ),
+        (
+            AttrKey::Other("".into()),
+            AttrValue::Bytes(Vec::new().into()),
+        ),
     ];
     let mut positions = Vec::new();
     let mut first = at(1);
@@ -288,7 +455,10 @@ fn every_value() -> Vec<Position> {
             let value = match value {
                 AttrValue::Bool(b) => AttrValue::Bool(!b),
                 AttrValue::Int(i) => AttrValue::Int(i.wrapping_add(12_345)),
-                AttrValue::Decimal { raw, scale } => AttrValue::Decimal { raw: raw.wrapping_sub(7), scale: *scale },
+                AttrValue::Decimal { raw, scale } => AttrValue::Decimal {
+                    raw: raw.wrapping_sub(7),
+                    scale: *scale,
+                },
                 AttrValue::Float(f) => AttrValue::Float(f * 3.0),
                 AttrValue::Str(s) => AttrValue::Str(format!("{s}!").into()),
                 AttrValue::Bytes(b) => AttrValue::Bytes([&b[..], &[9]].concat().into()),
@@ -299,7 +469,11 @@ fn every_value() -> Vec<Position> {
     positions.push(second);
     // Same keys, other types; then a different key set.
     let mut third = at(3);
-    third.attributes = values.iter().rev().map(|(key, value)| (key.clone(), value.clone())).collect();
+    third.attributes = values
+        .iter()
+        .rev()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
     let mut swapped = Attributes::new();
     for (index, (key, _)) in values.iter().enumerate() {
         swapped.push(key.clone(), values[(index + 1) % values.len()].1.clone());
@@ -324,12 +498,23 @@ pub(crate) async fn attribute_values_round_trip(harness: &Harness) {
     let store = harness.open().await;
     let device = new_device(&store, "attrs").await;
     let positions = every_value();
-    store.append_positions(device, positions.clone()).await.unwrap();
+    store
+        .append_positions(device, positions.clone())
+        .await
+        .unwrap();
     let expected: Vec<Position> = positions.iter().map(quantize).collect();
-    let got: Vec<Position> = all(&store, device).await.into_iter().map(|p| p.position).collect();
+    let got: Vec<Position> = all(&store, device)
+        .await
+        .into_iter()
+        .map(|p| p.position)
+        .collect();
     assert_eq!(got, expected);
     store.flush().await.unwrap();
-    let got: Vec<Position> = all(&store, device).await.into_iter().map(|p| p.position).collect();
+    let got: Vec<Position> = all(&store, device)
+        .await
+        .into_iter()
+        .map(|p| p.position)
+        .collect();
     assert_eq!(got, expected);
     store.close().await.unwrap();
 }
@@ -337,18 +522,37 @@ pub(crate) async fn attribute_values_round_trip(harness: &Harness) {
 pub(crate) async fn read_only_sees_data(harness: &Harness) {
     let store = harness.open().await;
     let device = new_device(&store, "ro").await;
-    store.append_positions(device, (0..30).map(at).collect()).await.unwrap();
+    store
+        .append_positions(device, (0..30).map(at).collect())
+        .await
+        .unwrap();
     store.flush().await.unwrap();
-    store.append_positions(device, (30..45).rev().map(at).collect()).await.unwrap();
+    store
+        .append_positions(device, (30..45).rev().map(at).collect())
+        .await
+        .unwrap();
     store.append_positions(device, vec![at(3)]).await.unwrap(); // a duplicate in the log
     let reader = harness.open_read_only().await;
     let expected = all(&store, device).await;
     assert_eq!(expected.len(), 45);
     assert_eq!(all(&reader, device).await, expected);
     assert_eq!(reader.count_positions(device).await.unwrap(), 45);
-    assert_eq!(reader.latest_position(device).await.unwrap(), store.latest_position(device).await.unwrap());
-    assert_eq!(reader.position_by_id(expected[40].id).await.unwrap().as_ref(), Some(&expected[40]));
-    assert_eq!(reader.device(device).await.unwrap().map(|d| d.unique_id), Some("ro".to_string()));
+    assert_eq!(
+        reader.latest_position(device).await.unwrap(),
+        store.latest_position(device).await.unwrap()
+    );
+    assert_eq!(
+        reader
+            .position_by_id(expected[40].id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&expected[40])
+    );
+    assert_eq!(
+        reader.device(device).await.unwrap().map(|d| d.unique_id),
+        Some("ro".to_string())
+    );
     let refused = reader.append_positions(device, vec![at(100)]).await;
     assert!(matches!(refused, Err(StoreError::ReadOnly)), "{refused:?}");
     reader.close().await.unwrap();
@@ -376,7 +580,8 @@ pub(crate) async fn closed_store_refuses_writes(harness: &Harness) {
     assert!(matches!(result, Err(StoreError::Closed)), "{result:?}");
     store.close().await.unwrap();
     let store = harness.open().await;
-    let counts: HashMap<DeviceId, u64> = HashMap::from([(device, store.count_positions(device).await.unwrap())]);
+    let counts: HashMap<DeviceId, u64> =
+        HashMap::from([(device, store.count_positions(device).await.unwrap())]);
     assert_eq!(counts[&device], 1);
     store.close().await.unwrap();
 }

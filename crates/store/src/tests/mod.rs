@@ -29,7 +29,10 @@ impl Harness {
     }
 
     pub(crate) async fn open_read_only(&self) -> Store {
-        let config = StoreConfig { read_only: true, ..self.config.clone() };
+        let config = StoreConfig {
+            read_only: true,
+            ..self.config.clone()
+        };
         Store::open(&config).await.expect("open read-only store")
     }
 }
@@ -37,7 +40,10 @@ impl Harness {
 pub(crate) async fn sqlite_harness() -> Option<Harness> {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite:{}", dir.path().join("trackd.db").display());
-    Some(Harness { config: StoreConfig::new(url), _guard: Guard::Sqlite(dir) })
+    Some(Harness {
+        config: StoreConfig::new(url),
+        _guard: Guard::Sqlite(dir),
+    })
 }
 
 const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -53,7 +59,12 @@ impl Drop for PgDatabase {
         let name = self.name.clone();
         // Drop runs inside the test's runtime: use a thread with its own.
         let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             runtime.block_on(async move {
                 use sqlx::Connection as _;
                 if let Ok(mut conn) = sqlx::PgConnection::connect(PG_ADMIN_URL).await {
@@ -72,13 +83,21 @@ fn unique_suffix() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{}_{}_{}", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub(crate) async fn postgres_harness() -> Option<Harness> {
     use sqlx::Connection as _;
     let required = std::env::var_os("TRACKD_REQUIRE_PG").is_some();
-    let connect = tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgConnection::connect(PG_ADMIN_URL));
+    let connect = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sqlx::PgConnection::connect(PG_ADMIN_URL),
+    );
     let mut conn = match connect.await {
         Ok(Ok(conn)) => conn,
         Ok(Err(error)) if !required => {
@@ -93,9 +112,15 @@ pub(crate) async fn postgres_harness() -> Option<Harness> {
         Err(_) => panic!("postgres required (TRACKD_REQUIRE_PG) but connecting timed out"),
     };
     let name = format!("trackd_test_{}", unique_suffix());
-    sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.expect("create test database");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
     let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-    Some(Harness { config: StoreConfig::new(url), _guard: Guard::Postgres(PgDatabase { name }) })
+    Some(Harness {
+        config: StoreConfig::new(url),
+        _guard: Guard::Postgres(PgDatabase { name }),
+    })
 }
 
 /// A typical Teltonika record: about ten IO elements (small ints, the
@@ -106,8 +131,17 @@ pub(crate) fn typical_position(fix_ms: i64, k: i64) -> Position {
     attributes.push(AttrKey::Known(KnownKey::Sat), AttrValue::Int(9 + k % 3));
     attributes.push(AttrKey::Known(KnownKey::Event), AttrValue::Int(0));
     attributes.push(AttrKey::Known(KnownKey::Ignition), AttrValue::Bool(true));
-    attributes.push(AttrKey::Known(KnownKey::Motion), AttrValue::Bool(k % 7 != 0));
-    attributes.push(AttrKey::Known(KnownKey::Power), AttrValue::Decimal { raw: 12_400 + (k % 5) * 13, scale: 3 });
+    attributes.push(
+        AttrKey::Known(KnownKey::Motion),
+        AttrValue::Bool(k % 7 != 0),
+    );
+    attributes.push(
+        AttrKey::Known(KnownKey::Power),
+        AttrValue::Decimal {
+            raw: 12_400 + (k % 5) * 13,
+            scale: 3,
+        },
+    );
     attributes.push(AttrKey::Io(21), AttrValue::Int(3 + k % 2));
     attributes.push(AttrKey::Io(69), AttrValue::Int(1));
     attributes.push(AttrKey::Io(181), AttrValue::Int(7 + k % 4));
