@@ -585,3 +585,106 @@ pub(crate) async fn closed_store_refuses_writes(harness: &Harness) {
     assert_eq!(counts[&device], 1);
     store.close().await.unwrap();
 }
+
+pub(crate) async fn random_history_matches_model(harness: &Harness) {
+    // A small deterministic generator (no extra dependency): times in a
+    // narrow window so late, out-of-order and duplicate records are common.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |bound: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % bound
+    };
+    let mut store = harness.open().await;
+    let device = new_device(&store, "random").await;
+    // Model: (fix time, variant) in first-arrival order, duplicates dropped.
+    let mut arrived: Vec<(i64, i64)> = Vec::new();
+    for round in 0..60 {
+        let n = 1 + next(40) as usize;
+        let batch: Vec<(i64, i64)> = (0..n)
+            .map(|_| (next(2_000) as i64, next(2) as i64))
+            .collect();
+        let positions = batch
+            .iter()
+            .map(|&(t, variant)| if variant == 0 { at(t) } else { other_at(t) })
+            .collect();
+        store.append_positions(device, positions).await.unwrap();
+        for item in batch {
+            if !arrived.contains(&item) {
+                arrived.push(item);
+            }
+        }
+        if round % 7 == 3 {
+            store.flush().await.unwrap();
+        }
+        if round % 20 == 10 {
+            store.close().await.unwrap();
+            store = harness.open().await;
+        }
+    }
+    store.close().await.unwrap();
+    let store = harness.open().await;
+    let mut expected: Vec<(usize, (i64, i64))> = arrived.iter().copied().enumerate().collect();
+    expected.sort_by_key(|&(arrival, (t, _))| (t, arrival));
+    let expected: Vec<Position> = expected
+        .iter()
+        .map(|&(_, (t, variant))| quantize(&if variant == 0 { at(t) } else { other_at(t) }))
+        .collect();
+    let check = |got: Vec<StoredPosition>| {
+        let got: Vec<Position> = got.into_iter().map(|p| p.position).collect();
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected, "stored history differs from the model");
+    };
+    check(all(&store, device).await);
+    assert_eq!(
+        store.count_positions(device).await.unwrap(),
+        expected.len() as u64
+    );
+    store.flush().await.unwrap();
+    check(all(&store, device).await);
+    let window = store
+        .positions(device, Timestamp(ms(500)), Timestamp(ms(900)))
+        .await
+        .unwrap();
+    assert!(window
+        .iter()
+        .all(|p| (ms(500)..ms(900)).contains(&p.position.fix_time.as_millis())));
+    assert_eq!(
+        window.len(),
+        expected
+            .iter()
+            .filter(|p| (ms(500)..ms(900)).contains(&p.fix_time.as_millis()))
+            .count()
+    );
+    store.close().await.unwrap();
+}
+
+pub(crate) async fn reads_during_compaction_see_everything_once(harness: &Harness) {
+    let store = harness.open().await;
+    let mut devices = Vec::new();
+    for i in 0..30 {
+        let device = new_device(&store, &format!("rc{i}")).await;
+        for chunk in 0..4 {
+            store
+                .append_positions(device, (chunk * 50..chunk * 50 + 50).map(at).collect())
+                .await
+                .unwrap();
+        }
+        devices.push(device);
+    }
+    let flusher = {
+        let store = store.clone();
+        tokio::spawn(async move { store.flush().await })
+    };
+    for round in 0..40 {
+        let device = devices[round % devices.len()];
+        assert_eq!(all(&store, device).await.len(), 200);
+        assert_eq!(store.count_positions(device).await.unwrap(), 200);
+    }
+    flusher.await.expect("join").expect("flush");
+    for device in devices {
+        assert_eq!(all(&store, device).await.len(), 200);
+    }
+    store.close().await.unwrap();
+}

@@ -179,6 +179,8 @@ macro_rules! store_test_suite {
                 read_only_sees_data,
                 append_to_unknown_device_fails,
                 closed_store_refuses_writes,
+                random_history_matches_model,
+                reads_during_compaction_see_everything_once,
             );
         }
     };
