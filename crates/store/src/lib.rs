@@ -4,7 +4,8 @@
 //!   write connection and group-commits every queued append in one
 //!   transaction to an append-only `ingest_log`; a compaction step in the
 //!   same thread later merges each device's records into time-ordered,
-//!   delta-encoded `position_chunks`. See [`sqlite`](self) module docs.
+//!   delta-encoded `position_chunks` (layout in `src/sqlite/mod.rs`,
+//!   codec and storage precision in `src/encoding/position.rs`).
 //! - PostgreSQL: one row per position keyed (device, fix time, digest), the
 //!   same per-record encoding, group-committed by a tokio task.
 //!

@@ -244,5 +244,5 @@ pub(crate) fn count(
             .filter(|r| r.position.fix_time.as_millis() < to),
     );
     merge_dedup(&mut overlap);
-    Ok(in_chunks - n_overlap + overlap.len() as u64)
+    Ok(in_chunks.saturating_sub(n_overlap) + overlap.len() as u64)
 }
