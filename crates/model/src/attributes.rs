@@ -327,7 +327,10 @@ mod tests {
         let mut buf = String::new();
         assert_eq!(AttrKey::Io(239).name(&mut buf), "io239");
         assert_eq!(AttrKey::from_name("io239"), AttrKey::Io(239));
-        assert_eq!(AttrKey::from_name("io0239"), AttrKey::Other("io0239".into()));
+        assert_eq!(
+            AttrKey::from_name("io0239"),
+            AttrKey::Other("io0239".into())
+        );
         assert_eq!(AttrKey::from_name("sat"), AttrKey::Known(KnownKey::Sat));
     }
 

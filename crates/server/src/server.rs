@@ -1,0 +1,125 @@
+//! Starting and stopping the listeners and the HTTP API.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
+use trackd_model::{DeviceId, Position};
+use trackd_store::{Store, StoreError};
+
+use crate::listener::{serve_teltonika_tcp, serve_teltonika_udp, Registry};
+use crate::ServerConfig;
+
+/// State shared by every listener and API handler.
+pub(crate) struct Shared {
+    pub(crate) config: ServerConfig,
+    pub(crate) store: Store,
+    pub(crate) registry: Registry,
+}
+
+impl Shared {
+    /// Commits a device's records; when this returns Ok the device may be
+    /// acknowledged.
+    pub(crate) async fn ingest(
+        &self,
+        device_id: DeviceId,
+        records: Vec<Position>,
+    ) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.store.append_positions(device_id, records).await
+    }
+}
+
+/// A configured server, not yet listening.
+pub struct Server {
+    shared: Arc<Shared>,
+}
+
+/// A listening server; dropping it does not stop it, [`RunningServer::shutdown`] does.
+pub struct RunningServer {
+    /// Bound Teltonika TCP address, if enabled.
+    pub teltonika_tcp: Option<SocketAddr>,
+    /// Bound Teltonika UDP address, if enabled.
+    pub teltonika_udp: Option<SocketAddr>,
+    /// Bound HTTP address, if enabled.
+    pub http: Option<SocketAddr>,
+    tasks: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// A server over `store` with `config`.
+    pub fn new(config: ServerConfig, store: Store) -> Self {
+        let registry = Registry::new(store.clone(), config.register_unknown);
+        Server {
+            shared: Arc::new(Shared {
+                config,
+                store,
+                registry,
+            }),
+        }
+    }
+
+    /// Binds every configured socket and starts serving.
+    pub async fn start(self) -> std::io::Result<RunningServer> {
+        let shared = self.shared;
+        let mut tasks = Vec::new();
+        let mut running = RunningServer {
+            teltonika_tcp: None,
+            teltonika_udp: None,
+            http: None,
+            tasks: Vec::new(),
+            shared: shared.clone(),
+        };
+        if let Some(addr) = shared.config.teltonika_tcp {
+            let listener = TcpListener::bind(addr).await?;
+            running.teltonika_tcp = Some(listener.local_addr()?);
+            tasks.push(tokio::spawn(serve_teltonika_tcp(listener, shared.clone())));
+        }
+        if let Some(mut addr) = shared.config.teltonika_udp {
+            // Port 0 for UDP follows the TCP port, so tests get one port for both.
+            if addr.port() == 0 {
+                if let Some(tcp) = running.teltonika_tcp {
+                    addr.set_port(tcp.port());
+                }
+            }
+            let socket = UdpSocket::bind(addr).await?;
+            running.teltonika_udp = Some(socket.local_addr()?);
+            tasks.push(tokio::spawn(serve_teltonika_udp(socket, shared.clone())));
+        }
+        if let Some(addr) = shared.config.http {
+            let listener = TcpListener::bind(addr).await?;
+            running.http = Some(listener.local_addr()?);
+            let router = crate::api::router(shared.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, router).await {
+                    tracing::error!(%err, "http server stopped");
+                }
+            }));
+        }
+        running.tasks = tasks;
+        Ok(running)
+    }
+}
+
+impl RunningServer {
+    /// Stops accepting, drops open connections, and closes the store so
+    /// every committed record is flushed into its final layout.
+    pub async fn shutdown(self) -> Result<(), StoreError> {
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.shared.store.close().await
+    }
+
+    /// The store the server writes to.
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+}

@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub(crate) mod bench;
+pub(crate) mod decode;
+pub(crate) mod device;
+pub(crate) mod export;
+pub(crate) mod serve;
+pub(crate) mod simulate;

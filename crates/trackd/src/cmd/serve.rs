@@ -1,0 +1,155 @@
+//! `trackd serve`: the server, optionally with a demo fleet.
+
+use anyhow::Context;
+use clap::Args;
+use tracing_subscriber::EnvFilter;
+use trackd_model::NewDevice;
+use trackd_server::Server;
+use trackd_store::{Store, StoreError};
+
+use crate::config::{Config, ServeFlags, StoreArgs};
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    flags: ServeFlags,
+}
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.store, &args.flags)?;
+    let filter = EnvFilter::try_new(&config.log)
+        .with_context(|| format!("invalid log filter {:?}", config.log))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let store = Store::open(&config.store)
+        .await
+        .context("opening the store")?;
+    tracing::info!(database = %redact(&config.store.url), "store open");
+    let running = Server::new(config.server.clone(), store.clone())
+        .start()
+        .await
+        .context("binding listeners")?;
+    tracing::info!(
+        teltonika_tcp = ?running.teltonika_tcp,
+        teltonika_udp = ?running.teltonika_udp,
+        http = ?running.http,
+        "trackd listening"
+    );
+
+    let demo = match (config.demo, running.teltonika_tcp) {
+        (true, Some(addr)) => Some(tokio::spawn(run_demo(
+            store.clone(),
+            addr,
+            config.demo_devices,
+        ))),
+        _ => None,
+    };
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    if let Some(demo) = demo {
+        demo.abort();
+    }
+    running.shutdown().await?;
+    Ok(())
+}
+
+/// The first IMEI of the demo fleet; vehicle i reports as DEMO_IMEI_BASE + i.
+const DEMO_IMEI_BASE: u64 = 359_000_000_000_000;
+
+async fn run_demo(store: Store, target: std::net::SocketAddr, devices: usize) {
+    for i in 0..devices {
+        let unique_id = (DEMO_IMEI_BASE + i as u64).to_string();
+        let new = NewDevice {
+            unique_id,
+            name: format!("Demo vehicle {}", i + 1),
+        };
+        match store.add_device(new).await {
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(err) => {
+                tracing::error!(%err, "demo fleet: cannot register devices");
+                return;
+            }
+        }
+    }
+    let target = if target.ip().is_unspecified() {
+        std::net::SocketAddr::from(([127, 0, 0, 1], target.port()))
+    } else {
+        target
+    };
+    let config = trackd_simulator::SimConfig {
+        target: target.to_string(),
+        devices,
+        rate: 0.2,
+        duration: None,
+        records_per_frame: 1,
+        imei_base: DEMO_IMEI_BASE,
+        seed: 1,
+        ack_log: None,
+    };
+    tracing::info!(devices, "demo fleet driving");
+    if let Err(err) = trackd_simulator::run(config, |_| {}).await {
+        tracing::error!(%err, "demo fleet stopped");
+    }
+}
+
+/// The database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_the_log() {
+        assert_eq!(
+            redact("postgres://trackd:s3cret@db:5432/trackd"),
+            "postgres://trackd:***@db:5432/trackd"
+        );
+        assert_eq!(redact("sqlite:./data/trackd.db"), "sqlite:./data/trackd.db");
+    }
+}

@@ -1,0 +1,235 @@
+//! Configuration: defaults, then the TOML file (`--config`), then
+//! environment variables (`TRACKD_<KEY>`), then flags — each later source
+//! overriding the earlier for every key.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use serde::Deserialize;
+use trackd_server::ServerConfig;
+use trackd_store::StoreConfig;
+
+/// Keys of the config file; every one optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database: Option<String>,
+    bind: Option<IpAddr>,
+    http_port: Option<u16>,
+    teltonika_port: Option<u16>,
+    register_unknown: Option<bool>,
+    idle_timeout_secs: Option<u64>,
+    max_frame_bytes: Option<usize>,
+    max_connections: Option<usize>,
+    log: Option<String>,
+    demo: Option<bool>,
+    demo_devices: Option<usize>,
+}
+
+/// Where the data lives: shared by every command that opens the store.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StoreArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "TRACKD_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// Directory of the embedded SQLite database [default: ./data].
+    #[arg(long, env = "TRACKD_DATA_DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// `postgres://...` to use PostgreSQL instead of the embedded SQLite.
+    #[arg(long, env = "TRACKD_DATABASE")]
+    pub(crate) database: Option<String>,
+}
+
+/// Server settings; each flag can also be given as `TRACKD_<NAME>`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServeFlags {
+    /// Address every listener binds to [default: 0.0.0.0].
+    #[arg(long, env = "TRACKD_BIND")]
+    bind: Option<IpAddr>,
+    /// HTTP API port [default: 8082].
+    #[arg(long, env = "TRACKD_HTTP_PORT")]
+    http_port: Option<u16>,
+    /// Teltonika TCP and UDP port [default: 5027].
+    #[arg(long, env = "TRACKD_TELTONIKA_PORT")]
+    teltonika_port: Option<u16>,
+    /// Register devices with unknown IMEIs instead of refusing them [default: false].
+    #[arg(long, env = "TRACKD_REGISTER_UNKNOWN", num_args = 0..=1, default_missing_value = "true")]
+    register_unknown: Option<bool>,
+    /// Close device connections silent for this many seconds [default: 600].
+    #[arg(long, env = "TRACKD_IDLE_TIMEOUT_SECS")]
+    idle_timeout_secs: Option<u64>,
+    /// Largest device frame accepted, bytes [default: 65536].
+    #[arg(long, env = "TRACKD_MAX_FRAME_BYTES")]
+    max_frame_bytes: Option<usize>,
+    /// Most simultaneous device connections [default: 100000].
+    #[arg(long, env = "TRACKD_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Log filter, e.g. `info` or `trackd_server=debug` [default: info].
+    #[arg(long, env = "TRACKD_LOG")]
+    log: Option<String>,
+    /// Also run a simulated demo fleet against this server [default: false].
+    #[arg(long, env = "TRACKD_DEMO", num_args = 0..=1, default_missing_value = "true")]
+    demo: Option<bool>,
+    /// Vehicles in the demo fleet [default: 50].
+    #[arg(long, env = "TRACKD_DEMO_DEVICES")]
+    demo_devices: Option<usize>,
+}
+
+/// The merged configuration of `trackd serve`.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) store: StoreConfig,
+    pub(crate) server: ServerConfig,
+    pub(crate) log: String,
+    pub(crate) demo: bool,
+    pub(crate) demo_devices: usize,
+}
+
+fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+impl StoreArgs {
+    /// The store location after merging flags/env over the file.
+    pub(crate) fn store_config(&self, read_only: bool) -> anyhow::Result<StoreConfig> {
+        let file = read_file(self.config.as_deref())?;
+        self.merge(&file, read_only)
+    }
+
+    fn merge(&self, file: &FileConfig, read_only: bool) -> anyhow::Result<StoreConfig> {
+        let database = self
+            .database
+            .clone()
+            .or_else(|| file.database.clone())
+            .filter(|url| !url.is_empty());
+        let url = match database {
+            Some(url) => url,
+            None => {
+                let dir = self
+                    .data_dir
+                    .clone()
+                    .or_else(|| file.data_dir.clone())
+                    .unwrap_or_else(|| PathBuf::from("./data"));
+                if !read_only {
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("creating data dir {}", dir.display()))?;
+                }
+                format!("sqlite:{}", dir.join("trackd.db").display())
+            }
+        };
+        Ok(StoreConfig { url, read_only })
+    }
+}
+
+impl Config {
+    /// Merges defaults, file, env and flags.
+    pub(crate) fn load(store: &StoreArgs, flags: &ServeFlags) -> anyhow::Result<Config> {
+        let file = read_file(store.config.as_deref())?;
+        let bind = flags
+            .bind
+            .or(file.bind)
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let http_port = flags.http_port.or(file.http_port).unwrap_or(8082);
+        let teltonika_port = flags.teltonika_port.or(file.teltonika_port).unwrap_or(5027);
+        let defaults = ServerConfig::default();
+        let server = ServerConfig {
+            teltonika_tcp: Some(SocketAddr::new(bind, teltonika_port)),
+            teltonika_udp: Some(SocketAddr::new(bind, teltonika_port)),
+            http: Some(SocketAddr::new(bind, http_port)),
+            register_unknown: flags
+                .register_unknown
+                .or(file.register_unknown)
+                .unwrap_or(defaults.register_unknown),
+            idle_timeout: flags
+                .idle_timeout_secs
+                .or(file.idle_timeout_secs)
+                .map_or(defaults.idle_timeout, Duration::from_secs),
+            max_frame_bytes: flags
+                .max_frame_bytes
+                .or(file.max_frame_bytes)
+                .unwrap_or(defaults.max_frame_bytes),
+            max_connections: flags
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(defaults.max_connections),
+        };
+        Ok(Config {
+            store: store.merge(&file, false)?,
+            server,
+            log: flags
+                .log
+                .clone()
+                .or(file.log)
+                .unwrap_or_else(|| "info".to_owned()),
+            demo: flags.demo.or(file.demo).unwrap_or(false),
+            demo_devices: flags.demo_devices.or(file.demo_devices).unwrap_or(50),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_flags() -> ServeFlags {
+        ServeFlags {
+            bind: None,
+            http_port: None,
+            teltonika_port: None,
+            register_unknown: None,
+            idle_timeout_secs: None,
+            max_frame_bytes: None,
+            max_connections: None,
+            log: None,
+            demo: None,
+            demo_devices: None,
+        }
+    }
+
+    #[test]
+    fn flags_override_file_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trackd.toml");
+        std::fs::write(
+            &path,
+            "http_port = 9000\nteltonika_port = 6000\nregister_unknown = true\n",
+        )
+        .unwrap();
+        let store = StoreArgs {
+            config: Some(path),
+            data_dir: Some(dir.path().join("data")),
+            database: None,
+        };
+        let mut flags = no_flags();
+        flags.http_port = Some(9100);
+        let config = Config::load(&store, &flags).unwrap();
+        assert_eq!(config.server.http.unwrap().port(), 9100);
+        assert_eq!(config.server.teltonika_tcp.unwrap().port(), 6000);
+        assert!(config.server.register_unknown);
+        assert_eq!(config.server.max_frame_bytes, 65536);
+        assert!(config.store.url.starts_with("sqlite:"));
+    }
+
+    #[test]
+    fn unknown_keys_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trackd.toml");
+        std::fs::write(&path, "htp_port = 1\n").unwrap();
+        let store = StoreArgs {
+            config: Some(path),
+            data_dir: None,
+            database: None,
+        };
+        let err = Config::load(&store, &no_flags()).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field"));
+    }
+}

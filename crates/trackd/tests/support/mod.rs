@@ -1,0 +1,131 @@
+//! Helpers for tests that run the real `trackd` binary.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A port free for both TCP and UDP on loopback right now.
+pub fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A `trackd serve` child process; killed with SIGKILL when dropped.
+pub struct TrackdProcess {
+    child: Option<Child>,
+}
+
+impl TrackdProcess {
+    /// Starts `trackd serve` on loopback and waits until it listens.
+    pub fn serve(teltonika_port: u16, store_args: &[String]) -> TrackdProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trackd"))
+            .arg("serve")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--http-port",
+                "0",
+                "--register-unknown",
+            ])
+            .args(["--teltonika-port", &teltonika_port.to_string()])
+            .args(store_args)
+            .env("TRACKD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn trackd serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("trackd listening") {
+                    let _ = tx.send(());
+                }
+                eprintln!("[trackd] {line}");
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("trackd serve did not start listening");
+        TrackdProcess { child: Some(child) }
+    }
+
+    /// SIGKILL, no chance to flush anything.
+    pub fn kill(mut self) {
+        self.kill_now();
+    }
+
+    fn kill_now(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for TrackdProcess {
+    fn drop(&mut self) {
+        self.kill_now();
+    }
+}
+
+/// A throwaway PostgreSQL database.
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+}
+
+const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Creates a fresh database, or returns None (test skipped) when PostgreSQL
+/// is unreachable and TRACKD_REQUIRE_PG is not set.
+pub async fn postgres_or_skip() -> Option<TestDatabase> {
+    use sqlx::Connection;
+    let mut conn = match sqlx::PgConnection::connect(PG_ADMIN_URL).await {
+        Ok(conn) => conn,
+        Err(err) => {
+            if std::env::var_os("TRACKD_REQUIRE_PG").is_some() {
+                panic!("postgres unreachable at {PG_ADMIN_URL}: {err}");
+            }
+            eprintln!("skipped: postgres unreachable ({err})");
+            return None;
+        }
+    };
+    let name = format!(
+        "trackd_test_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    Some(TestDatabase {
+        url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+        name,
+    })
+}
+
+impl TestDatabase {
+    /// Drops the database (after the test's connections are gone).
+    pub async fn drop_database(self) {
+        use sqlx::Connection;
+        if let Ok(mut conn) = sqlx::PgConnection::connect(PG_ADMIN_URL).await {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+}
