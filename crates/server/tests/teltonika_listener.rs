@@ -1,5 +1,6 @@
 //! The Teltonika listeners over real loopback sockets against a real SQLite
 //! store: handshake, acks only after commit, split and merged frames, UDP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! simulator, killed with SIGKILL mid-stream, restarted, and every record the
 //! simulator saw acknowledged must then be in the store — on SQLite and on
 //! PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

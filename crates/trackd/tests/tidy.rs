@@ -1,6 +1,7 @@
 //! Architecture invariants as tests (in the manner of rust-analyzer's tidy):
 //! crate dependency rules, no SQL or wire formats outside their crates, no
 //! `unwrap`/`expect` on input paths, formatting.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

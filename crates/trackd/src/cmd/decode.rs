@@ -109,7 +109,7 @@ fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
             char::from(digits[pos])
         );
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         bail!("odd number of hex digits ({})", digits.len());
     }
     Ok(hex::decode(&digits)?)

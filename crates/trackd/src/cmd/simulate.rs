@@ -34,7 +34,7 @@ pub(crate) struct SimulateArgs {
 }
 
 pub(crate) async fn run(args: SimulateArgs) -> anyhow::Result<()> {
-    if args.devices == 0 || !(args.rate > 0.0) {
+    if args.devices == 0 || args.rate.is_nan() || args.rate <= 0.0 {
         anyhow::bail!("--devices and --rate must be positive");
     }
     let duration = match args.duration {
