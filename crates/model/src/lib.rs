@@ -5,13 +5,25 @@
 //! (`server::api`, the CLI's JSON output).
 #![warn(missing_docs)]
 
+mod account;
 mod attributes;
 mod device;
+mod event;
+mod geofence;
+mod group;
+mod json;
+mod permission;
 mod position;
 mod time;
 
+pub use account::{User, UserFields, UserId};
 pub use attributes::{AttrKey, AttrValue, Attributes, KnownKey};
 pub use device::{Device, DeviceId, NewDevice};
+pub use event::{Event, EventId, NewEvent};
+pub use geofence::{Geofence, GeofenceFields, GeofenceId};
+pub use group::{Group, GroupFields, GroupId};
+pub use json::JsonObject;
+pub use permission::{Link, Permitted};
 pub use position::{Position, Protocol, StoredPosition};
 pub use time::Timestamp;
 
