@@ -229,11 +229,222 @@ impl AttrValue {
     }
 }
 
-/// The attribute map of a position, in insertion order; inline storage for
-/// the usual dozen elements so decoding does not allocate per record.
-#[derive(Clone, Debug, Default, PartialEq)]
+impl AttrKey {
+    /// A borrowed view of the key.
+    #[inline]
+    pub fn view(&self) -> AttrKeyRef<'_> {
+        match self {
+            AttrKey::Known(known) => AttrKeyRef::Known(*known),
+            AttrKey::Io(id) => AttrKeyRef::Io(*id),
+            AttrKey::Other(name) => AttrKeyRef::Other(name),
+        }
+    }
+}
+
+impl AttrValue {
+    /// A borrowed view of the value.
+    #[inline]
+    pub fn view(&self) -> AttrValueRef<'_> {
+        match self {
+            AttrValue::Bool(b) => AttrValueRef::Bool(*b),
+            AttrValue::Int(i) => AttrValueRef::Int(*i),
+            AttrValue::Decimal { raw, scale } => AttrValueRef::Decimal {
+                raw: *raw,
+                scale: *scale,
+            },
+            AttrValue::Float(f) => AttrValueRef::Float(*f),
+            AttrValue::Str(s) => AttrValueRef::Str(s),
+            AttrValue::Bytes(b) => AttrValueRef::Bytes(b),
+        }
+    }
+}
+
+/// A borrowed attribute key, as [`Attributes`] hands them out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AttrKeyRef<'a> {
+    /// A key Traccar clients know by name.
+    Known(KnownKey),
+    /// A protocol's numbered element, rendered `io<ID>`.
+    Io(u16),
+    /// Any other key.
+    Other(&'a str),
+}
+
+impl<'a> AttrKeyRef<'a> {
+    /// The JSON name of the key; `io<ID>` keys are formatted into `buf`.
+    pub fn name<'b>(&self, buf: &'b mut String) -> &'b str
+    where
+        'a: 'b,
+    {
+        match *self {
+            AttrKeyRef::Known(known) => known.as_str(),
+            AttrKeyRef::Io(id) => {
+                use std::fmt::Write as _;
+                buf.clear();
+                let _ = write!(buf, "io{id}");
+                buf.as_str()
+            }
+            AttrKeyRef::Other(name) => name,
+        }
+    }
+
+    /// The owned key.
+    #[inline]
+    pub fn to_key(self) -> AttrKey {
+        match self {
+            AttrKeyRef::Known(known) => AttrKey::Known(known),
+            AttrKeyRef::Io(id) => AttrKey::Io(id),
+            AttrKeyRef::Other(name) => AttrKey::Other(name.into()),
+        }
+    }
+}
+
+impl PartialEq<AttrKey> for AttrKeyRef<'_> {
+    fn eq(&self, other: &AttrKey) -> bool {
+        *self == other.view()
+    }
+}
+
+impl PartialEq<AttrKeyRef<'_>> for AttrKey {
+    fn eq(&self, other: &AttrKeyRef<'_>) -> bool {
+        self.view() == *other
+    }
+}
+
+impl From<KnownKey> for AttrKeyRef<'_> {
+    fn from(key: KnownKey) -> Self {
+        AttrKeyRef::Known(key)
+    }
+}
+
+impl<'a> From<&'a AttrKey> for AttrKeyRef<'a> {
+    fn from(key: &'a AttrKey) -> Self {
+        key.view()
+    }
+}
+
+/// A borrowed attribute value, as [`Attributes`] hands them out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AttrValueRef<'a> {
+    /// JSON boolean.
+    Bool(bool),
+    /// JSON integer.
+    Int(i64),
+    /// An exact decimal `raw * 10^-scale`.
+    Decimal {
+        /// The integer mantissa.
+        raw: i64,
+        /// Number of decimal places, 0..=9.
+        scale: u8,
+    },
+    /// JSON number that is not an exact decimal.
+    Float(f64),
+    /// JSON string.
+    Str(&'a str),
+    /// Opaque bytes, rendered as a lowercase hex string.
+    Bytes(&'a [u8]),
+}
+
+impl AttrValueRef<'_> {
+    /// The numeric value, if any (Decimal divided out, Bool as 0/1).
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            AttrValueRef::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
+            AttrValueRef::Int(i) => Some(i as f64),
+            AttrValueRef::Decimal { raw, scale } => Some(raw as f64 / 10f64.powi(i32::from(scale))),
+            AttrValueRef::Float(f) => Some(f),
+            AttrValueRef::Str(_) | AttrValueRef::Bytes(_) => None,
+        }
+    }
+
+    /// The owned value.
+    #[inline]
+    pub fn to_value(self) -> AttrValue {
+        match self {
+            AttrValueRef::Bool(b) => AttrValue::Bool(b),
+            AttrValueRef::Int(i) => AttrValue::Int(i),
+            AttrValueRef::Decimal { raw, scale } => AttrValue::Decimal { raw, scale },
+            AttrValueRef::Float(f) => AttrValue::Float(f),
+            AttrValueRef::Str(s) => AttrValue::Str(s.into()),
+            AttrValueRef::Bytes(b) => AttrValue::Bytes(b.into()),
+        }
+    }
+}
+
+impl PartialEq<AttrValue> for AttrValueRef<'_> {
+    fn eq(&self, other: &AttrValue) -> bool {
+        *self == other.view()
+    }
+}
+
+impl PartialEq<AttrValueRef<'_>> for AttrValue {
+    fn eq(&self, other: &AttrValueRef<'_>) -> bool {
+        self.view() == *other
+    }
+}
+
+impl<'a> From<&'a AttrValue> for AttrValueRef<'a> {
+    fn from(value: &'a AttrValue) -> Self {
+        value.view()
+    }
+}
+
+/// Compact key: a known code, `IO_KEY | id`, or `OTHER_KEY | side index`.
+const IO_KEY: u32 = 1 << 16;
+/// Marks a key whose name is a string in the side table.
+const OTHER_KEY: u32 = 1 << 31;
+
+/// Value tags of an [`Entry`].
+const TAG_BOOL: u8 = 0;
+const TAG_INT: u8 = 1;
+const TAG_DECIMAL: u8 = 2;
+const TAG_FLOAT: u8 = 3;
+/// The payload is an index into the side table.
+const TAG_SIDE: u8 = 4;
+
+/// One attribute in 16 bytes: the packed key, a value tag, the decimal
+/// scale and a payload (bool, integer, decimal mantissa, f64 bits, or the
+/// side-table index of a string or byte string).
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    payload: u64,
+    key: u32,
+    tag: u8,
+    scale: u8,
+}
+
+/// What does not fit in an [`Entry`]: custom key names, strings, bytes.
+#[derive(Clone, Debug)]
+enum Blob {
+    Str(Box<str>),
+    Bytes(Box<[u8]>),
+}
+
+/// The compact form of a key that needs no side table.
+#[inline]
+fn inline_key(key: &AttrKeyRef<'_>) -> Option<u32> {
+    match *key {
+        AttrKeyRef::Known(known) => Some(u32::from(known as u8)),
+        AttrKeyRef::Io(id) => Some(IO_KEY | u32::from(id)),
+        AttrKeyRef::Other(_) => None,
+    }
+}
+
+/// A side-table index as a key (the table never nears 2^31 entries: each
+/// takes 24 bytes plus an entry of 16).
+#[inline]
+fn other_key(index: usize) -> u32 {
+    OTHER_KEY | (index as u32 & !OTHER_KEY)
+}
+
+/// The attribute map of a position, in insertion order. Entries are 16
+/// bytes and the first 16 are inline, so a typical record does not
+/// allocate; strings, bytes and custom key names live in a side table that
+/// is only allocated when a record has one.
+#[derive(Clone, Default)]
 pub struct Attributes {
-    entries: SmallVec<[(AttrKey, AttrValue); 12]>,
+    entries: SmallVec<[Entry; 16]>,
+    side: Vec<Blob>,
 }
 
 impl Attributes {
@@ -247,10 +458,9 @@ impl Attributes {
     #[inline]
     pub fn set(&mut self, key: impl Into<AttrKey>, value: AttrValue) {
         let key = key.into();
-        if let Some(entry) = self.entries.iter_mut().find(|(k, _)| *k == key) {
-            entry.1 = value;
-        } else {
-            self.entries.push((key, value));
+        match self.position(key.view()) {
+            Some(index) => self.replace_value(index, value),
+            None => self.push(key, value),
         }
     }
 
@@ -258,31 +468,72 @@ impl Attributes {
     /// that know their keys are distinct.
     #[inline]
     pub fn push(&mut self, key: AttrKey, value: AttrValue) {
-        self.entries.push((key, value));
+        let key = match key {
+            AttrKey::Known(known) => u32::from(known as u8),
+            AttrKey::Io(id) => IO_KEY | u32::from(id),
+            AttrKey::Other(name) => {
+                self.side.push(Blob::Str(name));
+                other_key(self.side.len() - 1)
+            }
+        };
+        let (tag, scale, payload) = self.compact_value(value);
+        self.entries.push(Entry {
+            payload,
+            key,
+            tag,
+            scale,
+        });
     }
 
     /// The value of `key`, if set.
-    pub fn get(&self, key: &AttrKey) -> Option<&AttrValue> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    pub fn get<'k>(&self, key: impl Into<AttrKeyRef<'k>>) -> Option<AttrValueRef<'_>> {
+        let index = self.position(key.into())?;
+        self.entries.get(index).map(|entry| self.value_of(entry))
     }
 
     /// The value of a known key, if set.
-    pub fn get_known(&self, key: KnownKey) -> Option<&AttrValue> {
+    #[inline]
+    pub fn get_known(&self, key: KnownKey) -> Option<AttrValueRef<'_>> {
+        let code = u32::from(key as u8);
         self.entries
             .iter()
-            .find(|(k, _)| matches!(k, AttrKey::Known(x) if *x == key))
-            .map(|(_, v)| v)
+            .find(|entry| entry.key == code)
+            .map(|entry| self.value_of(entry))
     }
 
     /// Removes `key` and returns its value.
-    pub fn remove(&mut self, key: &AttrKey) -> Option<AttrValue> {
-        let idx = self.entries.iter().position(|(k, _)| k == key)?;
-        Some(self.entries.remove(idx).1)
+    pub fn remove<'k>(&mut self, key: impl Into<AttrKeyRef<'k>>) -> Option<AttrValue> {
+        let index = self.position(key.into())?;
+        let entry = self.entries.remove(index);
+        let value_slot = (entry.tag == TAG_SIDE).then_some(entry.payload as usize);
+        let key_slot = (entry.key & OTHER_KEY != 0).then_some((entry.key & !OTHER_KEY) as usize);
+        // Free the higher slot first so the lower one keeps its index.
+        let mut value_blob = None;
+        let mut slots = [value_slot, key_slot];
+        slots.sort_unstable_by(|a, b| b.cmp(a));
+        for slot in slots.into_iter().flatten() {
+            let blob = self.release(slot);
+            if Some(slot) == value_slot {
+                value_blob = blob;
+            }
+        }
+        Some(match entry.tag {
+            TAG_SIDE => match value_blob {
+                Some(Blob::Str(s)) => AttrValue::Str(s),
+                Some(Blob::Bytes(b)) => AttrValue::Bytes(b),
+                None => AttrValue::Bytes(Box::default()),
+            },
+            _ => scalar_value(&entry),
+        })
     }
 
     /// Entries in insertion order.
-    pub fn iter(&self) -> impl Iterator<Item = &(AttrKey, AttrValue)> {
-        self.entries.iter()
+    #[inline]
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            entries: self.entries.iter(),
+            attributes: self,
+        }
     }
 
     /// Number of entries.
@@ -295,6 +546,222 @@ impl Attributes {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The index of `key` in insertion order.
+    #[inline]
+    fn position(&self, key: AttrKeyRef<'_>) -> Option<usize> {
+        match inline_key(&key) {
+            Some(code) => self.entries.iter().position(|entry| entry.key == code),
+            None => self
+                .entries
+                .iter()
+                .position(|entry| self.key_of(entry) == key),
+        }
+    }
+
+    /// Packs a value, moving strings and bytes to the side table.
+    #[inline]
+    fn compact_value(&mut self, value: AttrValue) -> (u8, u8, u64) {
+        match value {
+            AttrValue::Bool(b) => (TAG_BOOL, 0, u64::from(b)),
+            AttrValue::Int(i) => (TAG_INT, 0, i as u64),
+            AttrValue::Decimal { raw, scale } => (TAG_DECIMAL, scale, raw as u64),
+            AttrValue::Float(f) => (TAG_FLOAT, 0, f.to_bits()),
+            AttrValue::Str(s) => {
+                self.side.push(Blob::Str(s));
+                (TAG_SIDE, 0, (self.side.len() - 1) as u64)
+            }
+            AttrValue::Bytes(b) => {
+                self.side.push(Blob::Bytes(b));
+                (TAG_SIDE, 0, (self.side.len() - 1) as u64)
+            }
+        }
+    }
+
+    /// Replaces the value of the entry at `index`, reusing or freeing its
+    /// side-table slot.
+    fn replace_value(&mut self, index: usize, value: AttrValue) {
+        let Some(old) = self.entries.get(index).copied() else {
+            return;
+        };
+        if old.tag == TAG_SIDE {
+            let slot = old.payload as usize;
+            let blob = match value {
+                AttrValue::Str(s) => Some(Blob::Str(s)),
+                AttrValue::Bytes(b) => Some(Blob::Bytes(b)),
+                scalar => {
+                    self.release(slot);
+                    let (tag, scale, payload) = self.compact_value(scalar);
+                    if let Some(entry) = self.entries.get_mut(index) {
+                        *entry = Entry {
+                            payload,
+                            tag,
+                            scale,
+                            ..*entry
+                        };
+                    }
+                    None
+                }
+            };
+            if let (Some(blob), Some(place)) = (blob, self.side.get_mut(slot)) {
+                *place = blob;
+            }
+            return;
+        }
+        let (tag, scale, payload) = self.compact_value(value);
+        if let Some(entry) = self.entries.get_mut(index) {
+            *entry = Entry {
+                payload,
+                tag,
+                scale,
+                ..*entry
+            };
+        }
+    }
+
+    /// Removes side-table slot `slot` and renumbers the slots after it.
+    fn release(&mut self, slot: usize) -> Option<Blob> {
+        if slot >= self.side.len() {
+            return None;
+        }
+        let blob = self.side.remove(slot);
+        for entry in &mut self.entries {
+            if entry.key & OTHER_KEY != 0 && (entry.key & !OTHER_KEY) as usize > slot {
+                entry.key -= 1;
+            }
+            if entry.tag == TAG_SIDE && entry.payload as usize > slot {
+                entry.payload -= 1;
+            }
+        }
+        Some(blob)
+    }
+
+    /// The key of an entry.
+    #[inline]
+    fn key_of(&self, entry: &Entry) -> AttrKeyRef<'_> {
+        if entry.key & OTHER_KEY != 0 {
+            match self.side.get((entry.key & !OTHER_KEY) as usize) {
+                Some(Blob::Str(name)) => AttrKeyRef::Other(name),
+                // Unreachable: custom key slots always hold a string.
+                Some(Blob::Bytes(_)) | None => AttrKeyRef::Other(""),
+            }
+        } else if entry.key & IO_KEY != 0 {
+            AttrKeyRef::Io(entry.key as u16)
+        } else {
+            match KnownKey::from_code(entry.key as u8) {
+                Some(known) => AttrKeyRef::Known(known),
+                // Unreachable: known codes come from a `KnownKey`.
+                None => AttrKeyRef::Other(""),
+            }
+        }
+    }
+
+    /// The value of an entry.
+    #[inline]
+    fn value_of(&self, entry: &Entry) -> AttrValueRef<'_> {
+        match entry.tag {
+            TAG_BOOL => AttrValueRef::Bool(entry.payload != 0),
+            TAG_INT => AttrValueRef::Int(entry.payload as i64),
+            TAG_DECIMAL => AttrValueRef::Decimal {
+                raw: entry.payload as i64,
+                scale: entry.scale,
+            },
+            TAG_FLOAT => AttrValueRef::Float(f64::from_bits(entry.payload)),
+            _ => match self.side.get(entry.payload as usize) {
+                Some(Blob::Str(s)) => AttrValueRef::Str(s),
+                Some(Blob::Bytes(b)) => AttrValueRef::Bytes(b),
+                // Unreachable: side values always have a slot.
+                None => AttrValueRef::Bytes(&[]),
+            },
+        }
+    }
+}
+
+/// The owned value of an entry that is not in the side table.
+fn scalar_value(entry: &Entry) -> AttrValue {
+    match entry.tag {
+        TAG_BOOL => AttrValue::Bool(entry.payload != 0),
+        TAG_INT => AttrValue::Int(entry.payload as i64),
+        TAG_DECIMAL => AttrValue::Decimal {
+            raw: entry.payload as i64,
+            scale: entry.scale,
+        },
+        _ => AttrValue::Float(f64::from_bits(entry.payload)),
+    }
+}
+
+impl PartialEq for Attributes {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for Attributes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// The entries of an [`Attributes`], in insertion order.
+#[derive(Clone)]
+pub struct Iter<'a> {
+    entries: std::slice::Iter<'a, Entry>,
+    attributes: &'a Attributes,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (AttrKeyRef<'a>, AttrValueRef<'a>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let entry = self.entries.next()?;
+        Some((
+            self.attributes.key_of(entry),
+            self.attributes.value_of(entry),
+        ))
+    }
+
+    #[inline]
+    fn nth(&mut self, n: usize) -> Option<Self::Item> {
+        let entry = self.entries.nth(n)?;
+        Some((
+            self.attributes.key_of(entry),
+            self.attributes.value_of(entry),
+        ))
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let entry = self.entries.next_back()?;
+        Some((
+            self.attributes.key_of(entry),
+            self.attributes.value_of(entry),
+        ))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl std::fmt::Debug for Iter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.clone()).finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a Attributes {
+    type Item = (AttrKeyRef<'a>, AttrValueRef<'a>);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
     }
 }
 
@@ -340,6 +807,105 @@ mod tests {
         a.set(KnownKey::Sat, AttrValue::Int(3));
         a.set(KnownKey::Sat, AttrValue::Int(5));
         assert_eq!(a.len(), 1);
-        assert_eq!(a.get_known(KnownKey::Sat), Some(&AttrValue::Int(5)));
+        assert_eq!(a.get_known(KnownKey::Sat), Some(AttrValueRef::Int(5)));
+    }
+
+    fn sample() -> Attributes {
+        let mut a = Attributes::new();
+        a.push(AttrKey::Other("a".into()), AttrValue::Str("x".into()));
+        a.push(KnownKey::Sat.into(), AttrValue::Int(-3));
+        a.push(AttrKey::Io(7), AttrValue::Bytes(vec![1, 2].into()));
+        a.push(AttrKey::Other("b".into()), AttrValue::Float(1.5));
+        a.push(
+            KnownKey::Power.into(),
+            AttrValue::Decimal {
+                raw: -12_345,
+                scale: 3,
+            },
+        );
+        a.push(AttrKey::Other("c".into()), AttrValue::Str("z".into()));
+        a
+    }
+
+    fn owned(a: &Attributes) -> Vec<(AttrKey, AttrValue)> {
+        a.iter().map(|(k, v)| (k.to_key(), v.to_value())).collect()
+    }
+
+    #[test]
+    fn entries_are_compact() {
+        assert_eq!(std::mem::size_of::<Entry>(), 16);
+    }
+
+    #[test]
+    fn side_values_round_trip() {
+        let a = sample();
+        assert_eq!(a.len(), 6);
+        assert_eq!(
+            a.get(&AttrKey::Other("a".into())),
+            Some(AttrValueRef::Str("x"))
+        );
+        assert_eq!(a.get(&AttrKey::Io(7)), Some(AttrValueRef::Bytes(&[1, 2])));
+        assert_eq!(
+            a.get(&AttrKey::Other("b".into())),
+            Some(AttrValueRef::Float(1.5))
+        );
+        assert_eq!(a.get(&AttrKey::Other("zz".into())), None);
+        assert_eq!(
+            a.get_known(KnownKey::Power).and_then(|v| v.as_f64()),
+            Some(-12.345)
+        );
+        let rebuilt: Attributes = owned(&a).into_iter().collect();
+        assert_eq!(rebuilt, a);
+        assert_eq!(a.clone(), a);
+    }
+
+    #[test]
+    fn replace_and_remove_keep_the_rest() {
+        let mut a = sample();
+        let mut model = owned(&a);
+        a.set(AttrKey::Other("a".into()), AttrValue::Int(1));
+        model[0].1 = AttrValue::Int(1);
+        assert_eq!(owned(&a), model);
+        a.set(KnownKey::Sat, AttrValue::Str("many".into()));
+        model[1].1 = AttrValue::Str("many".into());
+        assert_eq!(owned(&a), model);
+        a.set(AttrKey::Io(7), AttrValue::Str("seven".into()));
+        model[2].1 = AttrValue::Str("seven".into());
+        assert_eq!(owned(&a), model);
+        assert_eq!(
+            a.remove(&AttrKey::Other("a".into())),
+            Some(AttrValue::Int(1))
+        );
+        model.remove(0);
+        assert_eq!(owned(&a), model);
+        assert_eq!(a.remove(KnownKey::Sat), Some(AttrValue::Str("many".into())));
+        model.remove(0);
+        assert_eq!(owned(&a), model);
+        assert_eq!(
+            a.remove(&AttrKey::Other("c".into())),
+            Some(AttrValue::Str("z".into()))
+        );
+        model.pop();
+        assert_eq!(owned(&a), model);
+        assert_eq!(a.remove(KnownKey::Sat), None);
+        assert_eq!(a.side.len(), 2);
+        let mut b = Attributes::new();
+        for (k, v) in model.iter().rev() {
+            b.push(k.clone(), v.clone());
+        }
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn equality_is_by_value() {
+        let mut a = Attributes::new();
+        a.set(KnownKey::Hdop, AttrValue::Float(f64::NAN));
+        assert_ne!(a, a.clone());
+        let mut b = Attributes::new();
+        b.set(KnownKey::Hdop, AttrValue::Float(0.0));
+        let mut c = Attributes::new();
+        c.set(KnownKey::Hdop, AttrValue::Float(-0.0));
+        assert_eq!(b, c);
+        assert_eq!(format!("{b:?}"), "{Known(Hdop): Float(0.0)}");
     }
 }

@@ -17,7 +17,7 @@ mod position;
 mod time;
 
 pub use account::{User, UserFields, UserId};
-pub use attributes::{AttrKey, AttrValue, Attributes, KnownKey};
+pub use attributes::{AttrKey, AttrKeyRef, AttrValue, AttrValueRef, Attributes, KnownKey};
 pub use device::{Device, DeviceId, NewDevice};
 pub use event::{Event, EventId, NewEvent};
 pub use geofence::{Geofence, GeofenceFields, GeofenceId};

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use trackd_model::{mps_to_knots, AttrKey, AttrValue, KnownKey, Position};
+use trackd_model::{mps_to_knots, AttrKey, AttrKeyRef, AttrValueRef, KnownKey, Position};
 use trackd_protocols::teltonika::{
     decode_records_unframed, decode_tcp_frame, decode_udp, next_frame, Codec12Response,
     DecodeOptions, Decoded, DeviceProfile, FrameError, FrameKind, FrameStatus, TcpEvent,
@@ -123,7 +123,9 @@ fn position_ok(position: &Position, check_location: bool) -> Result<(), String> 
 fn attribute_types_ok(position: &Position) -> Result<(), String> {
     use KnownKey as K;
     for (key, value) in position.attributes.iter() {
-        let AttrKey::Known(known) = key else { continue };
+        let AttrKeyRef::Known(known) = key else {
+            continue;
+        };
         let ok = match known {
             K::Index
             | K::Hdop
@@ -139,12 +141,12 @@ fn attribute_types_ok(position: &Position) -> Result<(), String> {
             | K::Power
             | K::Battery
             | K::Steps
-            | K::Hours => value.as_f64().is_some() && !matches!(value, AttrValue::Bool(_)),
+            | K::Hours => value.as_f64().is_some() && !matches!(value, AttrValueRef::Bool(_)),
             K::BatteryLevel => value.as_f64().is_some_and(|v| (0.0..=100.0).contains(&v)),
             K::Charge | K::Ignition | K::Motion | K::Archive | K::Roaming => {
-                matches!(value, AttrValue::Bool(_))
+                matches!(value, AttrValueRef::Bool(_))
             }
-            K::DriverUniqueId | K::Result => matches!(value, AttrValue::Str(_)),
+            K::DriverUniqueId | K::Result => matches!(value, AttrValueRef::Str(_)),
             _ => true,
         };
         if !ok {
@@ -185,11 +187,12 @@ fn attribute_ok(outcome: &Outcome, expected: &Value) -> Result<(), String> {
     let got = position.attributes.get(&AttrKey::from_name(key));
     let ok = match (expected["java_type"].as_str(), got) {
         (None, None) => true,
-        (Some("String"), Some(AttrValue::Str(s))) => Some(&**s) == want.as_str(),
-        (Some("Boolean"), Some(AttrValue::Bool(b))) => Some(*b) == want.as_bool(),
-        (Some("Integer" | "Long"), Some(v @ (AttrValue::Int(_) | AttrValue::Decimal { .. }))) => {
-            v.as_f64() == want.as_f64()
-        }
+        (Some("String"), Some(AttrValueRef::Str(s))) => Some(s) == want.as_str(),
+        (Some("Boolean"), Some(AttrValueRef::Bool(b))) => Some(b) == want.as_bool(),
+        (
+            Some("Integer" | "Long"),
+            Some(v @ (AttrValueRef::Int(_) | AttrValueRef::Decimal { .. })),
+        ) => v.as_f64() == want.as_f64(),
         (Some("Double" | "Float"), Some(v)) => {
             matches!((v.as_f64(), want.as_f64()), (Some(a), Some(b)) if (a - b).abs() < 1e-9)
         }

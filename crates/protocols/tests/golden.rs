@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use trackd_model::{mps_to_knots, AttrValue, Position};
+use trackd_model::{mps_to_knots, AttrValueRef, Position};
 use trackd_protocols::teltonika::{DecodeOptions, TcpEvent, TcpSession};
 
 fn unhex(text: &str) -> Vec<u8> {
@@ -22,15 +22,15 @@ fn unhex(text: &str) -> Vec<u8> {
         .collect()
 }
 
-fn render_value(value: &AttrValue) -> String {
+fn render_value(value: AttrValueRef<'_>) -> String {
     match value {
-        AttrValue::Bool(b) => b.to_string(),
-        AttrValue::Int(i) => i.to_string(),
-        AttrValue::Decimal { .. } | AttrValue::Float(_) => {
+        AttrValueRef::Bool(b) => b.to_string(),
+        AttrValueRef::Int(i) => i.to_string(),
+        AttrValueRef::Decimal { .. } | AttrValueRef::Float(_) => {
             format!("{}", value.as_f64().unwrap_or(0.0))
         }
-        AttrValue::Str(s) => format!("{s:?}"),
-        AttrValue::Bytes(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+        AttrValueRef::Str(s) => format!("{s:?}"),
+        AttrValueRef::Bytes(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
     }
 }
 

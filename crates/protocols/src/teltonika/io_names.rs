@@ -8,7 +8,7 @@
 //! `io<ID>`. Every id without a handler becomes `io<ID>` with its unsigned
 //! value (NX and 16-byte values as bytes, rendered hex at the edge).
 
-use trackd_model::{kmh_to_mps, AttrKey, AttrValue, KnownKey, Position};
+use trackd_model::{kmh_to_mps, AttrKey, AttrValue, AttrValueRef, KnownKey, Position};
 
 use crate::reader::be_value;
 
@@ -80,7 +80,7 @@ fn put(position: &mut Position, fresh: bool, key: AttrKey, value: AttrValue) {
 /// Adds an alarm; Traccar joins several with commas.
 fn add_alarm(position: &mut Position, alarm: &str) {
     let joined = match position.attributes.get_known(KnownKey::Alarm) {
-        Some(AttrValue::Str(existing)) => format!("{existing},{alarm}"),
+        Some(AttrValueRef::Str(existing)) => format!("{existing},{alarm}"),
         _ => alarm.to_owned(),
     };
     set_known(

@@ -135,7 +135,7 @@ fn regression_header_split_inside_length() {
 /// Traccar's map does, also on the append-without-scan fast path.
 #[test]
 fn repeated_io_id_last_value_wins() {
-    use trackd_model::{AttrKey, AttrValue, KnownKey};
+    use trackd_model::{AttrKey, AttrValueRef, KnownKey};
     let element = |id, value| IoElement {
         id,
         value: IoValue::U8(value),
@@ -164,9 +164,12 @@ fn repeated_io_id_last_value_wins() {
     let attributes = &positions[0].attributes;
     assert_eq!(
         attributes.get_known(KnownKey::Rssi),
-        Some(&AttrValue::Int(4))
+        Some(AttrValueRef::Int(4))
     );
-    assert_eq!(attributes.get(&AttrKey::Io(7)), Some(&AttrValue::Int(3)));
-    assert_eq!(attributes.get(&AttrKey::Io(263)), Some(&AttrValue::Int(2)));
+    assert_eq!(attributes.get(&AttrKey::Io(7)), Some(AttrValueRef::Int(3)));
+    assert_eq!(
+        attributes.get(&AttrKey::Io(263)),
+        Some(AttrValueRef::Int(2))
+    );
     assert_eq!(attributes.len(), 3 + 3);
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
-use trackd_model::{mps_to_knots, AttrValue, Attributes, Position, StoredPosition, Timestamp};
+use trackd_model::{mps_to_knots, AttrValueRef, Attributes, Position, StoredPosition, Timestamp};
 
 /// A position as Traccar's API shows it.
 #[derive(Debug, Serialize)]
@@ -97,16 +97,16 @@ pub fn attributes_json(attributes: &Attributes) -> Map<String, Value> {
     map
 }
 
-fn attr_value_json(value: &AttrValue) -> Value {
+fn attr_value_json(value: AttrValueRef<'_>) -> Value {
     match value {
-        AttrValue::Bool(b) => Value::Bool(*b),
-        AttrValue::Int(i) => Value::Number((*i).into()),
-        AttrValue::Decimal { .. } | AttrValue::Float(_) => value
+        AttrValueRef::Bool(b) => Value::Bool(b),
+        AttrValueRef::Int(i) => Value::Number(i.into()),
+        AttrValueRef::Decimal { .. } | AttrValueRef::Float(_) => value
             .as_f64()
             .and_then(Number::from_f64)
             .map_or(Value::Null, Value::Number),
-        AttrValue::Str(s) => Value::String(s.to_string()),
-        AttrValue::Bytes(bytes) => Value::String(hex_lower(bytes)),
+        AttrValueRef::Str(s) => Value::String(s.to_owned()),
+        AttrValueRef::Bytes(bytes) => Value::String(hex_lower(bytes)),
     }
 }
 
@@ -123,7 +123,7 @@ fn hex_lower(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trackd_model::{AttrKey, KnownKey};
+    use trackd_model::{AttrKey, AttrValue, KnownKey};
 
     #[test]
     fn units_and_names_at_the_edge() {

@@ -37,7 +37,10 @@
 //! 5 float (8 bytes little-endian follow), 6 string and 7 bytes (payload is
 //! the length, the bytes follow).
 
-use trackd_model::{AttrKey, AttrValue, Attributes, KnownKey, Position, Protocol, Timestamp};
+use trackd_model::{
+    AttrKey, AttrKeyRef, AttrValue, AttrValueRef, Attributes, KnownKey, Position, Protocol,
+    Timestamp,
+};
 
 use super::varint::{put_i64, put_u128, put_u64, unzigzag, zigzag, Reader};
 use super::CodecError;
@@ -137,18 +140,18 @@ fn same_keys(previous: Option<&Attributes>, current: &Attributes) -> bool {
             .is_none_or(|previous| previous.iter().zip(current.iter()).all(|(a, b)| a.0 == b.0))
 }
 
-fn identical(a: &AttrValue, b: &AttrValue) -> bool {
+fn identical(a: AttrValueRef<'_>, b: AttrValueRef<'_>) -> bool {
     match (a, b) {
-        (AttrValue::Float(x), AttrValue::Float(y)) => x.to_bits() == y.to_bits(),
+        (AttrValueRef::Float(x), AttrValueRef::Float(y)) => x.to_bits() == y.to_bits(),
         _ => a == b,
     }
 }
 
-fn put_key(out: &mut Vec<u8>, key: &AttrKey) {
+fn put_key(out: &mut Vec<u8>, key: AttrKeyRef<'_>) {
     match key {
-        AttrKey::Known(known) => put_u64(out, u64::from(*known as u8) << 2),
-        AttrKey::Io(id) => put_u64(out, (u64::from(*id) << 2) | 1),
-        AttrKey::Other(name) => {
+        AttrKeyRef::Known(known) => put_u64(out, u64::from(known as u8) << 2),
+        AttrKeyRef::Io(id) => put_u64(out, (u64::from(id) << 2) | 1),
+        AttrKeyRef::Other(name) => {
             put_u64(out, ((name.len() as u64) << 2) | 2);
             out.extend_from_slice(name.as_bytes());
         }
@@ -181,42 +184,42 @@ fn header(payload: u128, tag: u128) -> u128 {
     (payload << 3) | tag
 }
 
-fn put_value(out: &mut Vec<u8>, value: &AttrValue, previous: Option<&AttrValue>) {
+fn put_value(out: &mut Vec<u8>, value: AttrValueRef<'_>, previous: Option<AttrValueRef<'_>>) {
     if previous.is_some_and(|previous| identical(previous, value)) {
         put_u128(out, header(PAYLOAD_SAME, TAG_BOOL));
         return;
     }
     match value {
-        AttrValue::Bool(b) => put_u128(out, header(u128::from(*b), TAG_BOOL)),
-        AttrValue::Int(i) => match previous {
-            Some(AttrValue::Int(p)) => put_u128(
+        AttrValueRef::Bool(b) => put_u128(out, header(u128::from(b), TAG_BOOL)),
+        AttrValueRef::Int(i) => match previous {
+            Some(AttrValueRef::Int(p)) => put_u128(
                 out,
-                header(u128::from(zigzag(i.wrapping_sub(*p))), TAG_INT_DELTA),
+                header(u128::from(zigzag(i.wrapping_sub(p))), TAG_INT_DELTA),
             ),
-            _ => put_u128(out, header(u128::from(zigzag(*i)), TAG_INT)),
+            _ => put_u128(out, header(u128::from(zigzag(i)), TAG_INT)),
         },
-        AttrValue::Decimal { raw, scale } => match previous {
-            Some(AttrValue::Decimal { raw: p, scale: s }) if s == scale => put_u128(
+        AttrValueRef::Decimal { raw, scale } => match previous {
+            Some(AttrValueRef::Decimal { raw: p, scale: s }) if s == scale => put_u128(
                 out,
-                header(u128::from(zigzag(raw.wrapping_sub(*p))), TAG_DECIMAL_DELTA),
+                header(u128::from(zigzag(raw.wrapping_sub(p))), TAG_DECIMAL_DELTA),
             ),
             _ => put_u128(
                 out,
                 header(
-                    (u128::from(zigzag(*raw)) << 8) | u128::from(*scale),
+                    (u128::from(zigzag(raw)) << 8) | u128::from(scale),
                     TAG_DECIMAL,
                 ),
             ),
         },
-        AttrValue::Float(f) => {
+        AttrValueRef::Float(f) => {
             put_u128(out, header(0, TAG_FLOAT));
             out.extend_from_slice(&f.to_bits().to_le_bytes());
         }
-        AttrValue::Str(s) => {
+        AttrValueRef::Str(s) => {
             put_u128(out, header(s.len() as u128, TAG_STR));
             out.extend_from_slice(s.as_bytes());
         }
-        AttrValue::Bytes(b) => {
+        AttrValueRef::Bytes(b) => {
             put_u128(out, header(b.len() as u128, TAG_BYTES));
             out.extend_from_slice(b);
         }
@@ -229,7 +232,7 @@ fn payload_u64(payload: u128) -> Result<u64, CodecError> {
 
 fn read_value(
     reader: &mut Reader<'_>,
-    previous: Option<&AttrValue>,
+    previous: Option<AttrValueRef<'_>>,
 ) -> Result<AttrValue, CodecError> {
     let header = reader.u128()?;
     let payload = header >> 3;
@@ -238,13 +241,13 @@ fn read_value(
             0 => Ok(AttrValue::Bool(false)),
             1 => Ok(AttrValue::Bool(true)),
             PAYLOAD_SAME => previous
-                .cloned()
+                .map(AttrValueRef::to_value)
                 .ok_or(CodecError::Invalid("repeat without previous")),
             _ => Err(CodecError::Invalid("bool payload")),
         },
         TAG_INT => Ok(AttrValue::Int(unzigzag(payload_u64(payload)?))),
         TAG_INT_DELTA => match previous {
-            Some(AttrValue::Int(p)) => Ok(AttrValue::Int(
+            Some(AttrValueRef::Int(p)) => Ok(AttrValue::Int(
                 p.wrapping_add(unzigzag(payload_u64(payload)?)),
             )),
             _ => Err(CodecError::Invalid("int delta without previous int")),
@@ -254,9 +257,9 @@ fn read_value(
             scale: (payload & 0xff) as u8,
         }),
         TAG_DECIMAL_DELTA => match previous {
-            Some(AttrValue::Decimal { raw, scale }) => Ok(AttrValue::Decimal {
+            Some(AttrValueRef::Decimal { raw, scale }) => Ok(AttrValue::Decimal {
                 raw: raw.wrapping_add(unzigzag(payload_u64(payload)?)),
-                scale: *scale,
+                scale,
             }),
             _ => Err(CodecError::Invalid(
                 "decimal delta without previous decimal",
@@ -287,8 +290,8 @@ fn previous_value<'a>(
     previous: Option<&'a Attributes>,
     same: bool,
     index: usize,
-    key: &AttrKey,
-) -> Option<&'a AttrValue> {
+    key: AttrKeyRef<'_>,
+) -> Option<AttrValueRef<'a>> {
     let previous = previous?;
     if same {
         previous.iter().nth(index).map(|(_, v)| v)
@@ -451,7 +454,7 @@ pub(crate) fn decode_records(bytes: &[u8], seq_base: u32) -> Result<Vec<Record>,
             if let Some(previous) = previous {
                 for (key, previous_value) in previous.iter() {
                     let value = read_value(&mut reader, Some(previous_value))?;
-                    attributes.push(key.clone(), value);
+                    attributes.push(key.to_key(), value);
                 }
             }
         } else {
