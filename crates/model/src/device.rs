@@ -1,7 +1,10 @@
 //! The device registry's types.
 
+use crate::{GroupId, JsonObject, Timestamp};
+
 /// Store-assigned device id; small positive integers (they are packed into
-/// position ids, see [`crate::StoredPosition::id`]).
+/// position ids, see [`crate::StoredPosition::id`]). Never reused, not even
+/// after the device is deleted (its positions may outlive it).
 pub type DeviceId = i64;
 
 /// A registered tracker.
@@ -15,6 +18,20 @@ pub struct Device {
     pub name: String,
     /// Whether the device is refused even though registered.
     pub disabled: bool,
+    /// The group it belongs to.
+    pub group_id: Option<GroupId>,
+    /// SIM phone number.
+    pub phone: Option<String>,
+    /// Device model.
+    pub model: Option<String>,
+    /// Contact person or details.
+    pub contact: Option<String>,
+    /// Traccar's icon category (`car`, `truck`, ...).
+    pub category: Option<String>,
+    /// Refused from this instant on.
+    pub expiration_time: Option<Timestamp>,
+    /// Free-form attributes.
+    pub attributes: JsonObject,
 }
 
 /// What is needed to register a device.
@@ -24,4 +41,39 @@ pub struct NewDevice {
     pub unique_id: String,
     /// Human-readable name.
     pub name: String,
+}
+
+/// Everything about a device that a create or update sets (not the id).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeviceFields {
+    /// Human-readable name.
+    pub name: String,
+    /// The identifier the device reports, unique.
+    pub unique_id: String,
+    /// The group it belongs to.
+    pub group_id: Option<GroupId>,
+    /// SIM phone number.
+    pub phone: Option<String>,
+    /// Device model.
+    pub model: Option<String>,
+    /// Contact person or details.
+    pub contact: Option<String>,
+    /// Traccar's icon category.
+    pub category: Option<String>,
+    /// Refused even though registered.
+    pub disabled: bool,
+    /// Refused from this instant on.
+    pub expiration_time: Option<Timestamp>,
+    /// Free-form attributes.
+    pub attributes: JsonObject,
+}
+
+impl From<NewDevice> for DeviceFields {
+    fn from(device: NewDevice) -> Self {
+        DeviceFields {
+            name: device.name,
+            unique_id: device.unique_id,
+            ..DeviceFields::default()
+        }
+    }
 }

@@ -18,7 +18,7 @@ mod time;
 
 pub use account::{User, UserFields, UserId};
 pub use attributes::{AttrKey, AttrKeyRef, AttrValue, AttrValueRef, Attributes, KnownKey};
-pub use device::{Device, DeviceId, NewDevice};
+pub use device::{Device, DeviceFields, DeviceId, NewDevice};
 pub use event::{Event, EventId, NewEvent};
 pub use geofence::{Geofence, GeofenceFields, GeofenceId};
 pub use group::{Group, GroupFields, GroupId};

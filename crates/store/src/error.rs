@@ -10,6 +10,9 @@ pub enum StoreError {
     /// The requested row does not exist.
     #[error("not found")]
     NotFound,
+    /// The request is inconsistent (a group cycle, a reference to a missing parent, ...).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// A unique key is already taken.
     #[error("already exists: {0}")]
     Conflict(String),

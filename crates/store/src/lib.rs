@@ -16,6 +16,7 @@
 
 mod encoding;
 mod error;
+mod links;
 mod postgres;
 mod sqlite;
 #[cfg(test)]
@@ -32,7 +33,14 @@ pub use error::StoreError;
 pub struct StoreConfig {
     /// `sqlite:<path>` or a bare path for SQLite; `postgres://...` for PostgreSQL.
     pub url: String,
-    /// Open without migrations, compaction or writes (export while a server runs).
+    /// Another process (a running server) owns the positions: this store
+    /// never writes positions (`append_positions` fails with `ReadOnly`) and
+    /// never compacts, flushes or checkpoints, but it does apply migrations
+    /// (idempotent, safe when the server already did) and allows registry
+    /// writes: users, devices, groups, geofences, links, tokens, settings.
+    /// Position reads work (SQLite: chunks plus a scan of the uncompacted
+    /// log). For CLI commands (`trackd user add`, `device add`, `export`)
+    /// while a server may be running. On SQLite the file is created if missing.
     pub read_only: bool,
 }
 
@@ -66,8 +74,10 @@ macro_rules! dispatch {
     };
 }
 
+mod registry;
+
 impl Store {
-    /// Opens the store named by `config.url`, applying migrations unless read-only.
+    /// Opens the store named by `config.url` and applies pending migrations.
     pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
         let url = config.url.trim();
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -87,7 +97,8 @@ impl Store {
         })
     }
 
-    /// Registers a device; `Conflict` if its unique id is taken.
+    /// Registers a device with only a name and unique id; `Conflict` if
+    /// the unique id is taken. See [`Store::create_device`].
     pub async fn add_device(&self, device: NewDevice) -> Result<Device, StoreError> {
         dispatch!(self.add_device(device))
     }

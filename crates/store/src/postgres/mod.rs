@@ -6,18 +6,51 @@
 //! a tokio task group-commits appends (`synchronous_commit = on`).
 
 mod devices;
+mod events;
+mod geofences;
+mod groups;
+mod links;
 mod migrations;
 mod positions;
+mod registry;
+mod tokens;
+mod users;
 
 use std::str::FromStr;
 use std::sync::Mutex;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot};
-use trackd_model::{Device, DeviceId, NewDevice, Position, StoredPosition, Timestamp};
+use trackd_model::{DeviceId, Position, StoredPosition, Timestamp};
 
+use crate::links::Table;
 use crate::StoreError;
+
+/// `Conflict(what)` for a unique-key violation, else the backend error.
+pub(crate) fn conflict(error: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    match error {
+        sqlx::Error::Database(database) if database.is_unique_violation() => {
+            StoreError::Conflict(what())
+        }
+        error => error.into(),
+    }
+}
+
+/// Whether row `id` of `table` exists; locks it (`FOR KEY SHARE`) until
+/// the transaction ends, so a concurrent delete waits.
+pub(crate) async fn exists(
+    conn: &mut PgConnection,
+    table: Table,
+    id: i64,
+) -> Result<bool, StoreError> {
+    let sql = format!("SELECT 1 FROM {} WHERE id = $1 FOR KEY SHARE", table.name());
+    let found: Option<i32> = sqlx::query_scalar(&sql)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
 use positions::{AppendRequest, Command};
 
 /// The PostgreSQL store.
@@ -36,6 +69,9 @@ impl PgStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
+        // Read-only (another node owns the positions) still migrates and
+        // writes the registry; it only runs no position writer.
+        migrations::apply(&pool).await?;
         if read_only {
             return Ok(PgStore {
                 pool,
@@ -43,7 +79,6 @@ impl PgStore {
                 task: Mutex::new(None),
             });
         }
-        migrations::apply(&pool).await?;
         let (sender, receiver) = mpsc::unbounded_channel();
         let task = tokio::spawn(positions::run_writer(pool.clone(), receiver));
         Ok(PgStore {
@@ -51,28 +86,6 @@ impl PgStore {
             writer: Some(sender),
             task: Mutex::new(Some(task)),
         })
-    }
-
-    pub(crate) async fn add_device(&self, device: NewDevice) -> Result<Device, StoreError> {
-        if self.writer.is_none() {
-            return Err(StoreError::ReadOnly);
-        }
-        devices::insert(&self.pool, &device).await
-    }
-
-    pub(crate) async fn device_by_unique_id(
-        &self,
-        unique_id: &str,
-    ) -> Result<Option<Device>, StoreError> {
-        devices::by_unique_id(&self.pool, unique_id).await
-    }
-
-    pub(crate) async fn device(&self, id: DeviceId) -> Result<Option<Device>, StoreError> {
-        devices::by_id(&self.pool, id).await
-    }
-
-    pub(crate) async fn devices(&self) -> Result<Vec<Device>, StoreError> {
-        devices::all(&self.pool).await
     }
 
     pub(crate) async fn append_positions(

@@ -23,19 +23,27 @@
 mod checkpointer;
 mod compaction;
 mod devices;
+mod events;
+mod geofences;
+mod groups;
+mod links;
 mod migrations;
 mod positions;
+mod registry;
+mod tokens;
+mod users;
 mod writer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
-use trackd_model::{Device, DeviceId, NewDevice, Position, StoredPosition, Timestamp};
+use trackd_model::{DeviceId, Position, StoredPosition, Timestamp};
 
 use crate::encoding::{encode_records, quantize};
+use crate::links::Table;
 use crate::StoreError;
 use writer::{AppendRequest, Command, Writer};
 
@@ -124,11 +132,36 @@ impl ReaderPool {
     }
 }
 
+/// `Conflict(what)` for a unique-key violation, else the backend error.
+pub(crate) fn conflict(error: rusqlite::Error, what: impl FnOnce() -> String) -> StoreError {
+    match error {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.code == ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict(what())
+        }
+        error => error.into(),
+    }
+}
+
+/// Whether row `id` of `table` exists.
+pub(crate) fn exists(conn: &Connection, table: Table, id: i64) -> Result<bool, StoreError> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM {} WHERE id = ?1)",
+        table.name()
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    Ok(statement.query_row([id], |row| row.get(0))?)
+}
+
 struct Inner {
     path: PathBuf,
     read_only: bool,
     shared: Arc<Shared>,
     readers: ReaderPool,
+    /// Read-only mode: the connection for registry writes (there is no
+    /// writer thread). Otherwise registry writes run on the writer thread.
+    registry: Option<Mutex<Connection>>,
     writer: Option<mpsc::Sender<Command>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -156,17 +189,24 @@ impl SqliteStore {
             idle: Mutex::new(Vec::new()),
         };
         if read_only {
-            if !path.exists() {
-                return Err(StoreError::InvalidConfig(format!(
-                    "{} does not exist",
-                    path.display()
-                )));
-            }
+            // Another process may own the positions: migrate (idempotent,
+            // serialised by IMMEDIATE transactions) and keep one connection
+            // for registry writes, but start no writer and never compact.
+            let registry = {
+                let path = path.clone();
+                blocking(move || {
+                    let mut conn = writer::open_write_connection(&path)?;
+                    migrations::apply(&mut conn)?;
+                    Ok(conn)
+                })
+                .await?
+            };
             let inner = Inner {
                 path,
                 read_only,
                 shared,
                 readers,
+                registry: Some(Mutex::new(registry)),
                 writer: None,
                 thread: Mutex::new(None),
             };
@@ -188,6 +228,7 @@ impl SqliteStore {
             read_only,
             shared,
             readers,
+            registry: None,
             writer: Some(sender),
             thread: Mutex::new(Some(thread)),
         };
@@ -224,26 +265,47 @@ impl SqliteStore {
         blocking(move || inner.readers.with(|conn| f(&inner, conn))).await
     }
 
-    pub(crate) async fn add_device(&self, device: NewDevice) -> Result<Device, StoreError> {
-        self.on_writer(move |writer| writer.add_device(&device))
-            .await
-    }
-
-    pub(crate) async fn device_by_unique_id(
+    /// Runs `f` in one IMMEDIATE transaction on the connection that writes
+    /// the registry (the writer thread's, or the read-only mode's own).
+    async fn write<R: Send + 'static>(
         &self,
-        unique_id: &str,
-    ) -> Result<Option<Device>, StoreError> {
-        let unique_id = unique_id.to_owned();
-        self.read(move |_, conn| devices::by_unique_id(conn, &unique_id))
-            .await
+        f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        fn run<R>(
+            conn: &mut Connection,
+            f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+        ) -> Result<R, StoreError> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let result = f(&tx)?;
+            tx.commit()?;
+            Ok(result)
+        }
+        if self.inner.registry.is_some() {
+            let inner = self.inner.clone();
+            return blocking(move || {
+                let Some(registry) = &inner.registry else {
+                    return Err(StoreError::Closed);
+                };
+                let mut conn = registry
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                run(&mut conn, f)
+            })
+            .await;
+        }
+        self.on_writer(move |writer| run(&mut writer.conn, f)).await
     }
 
-    pub(crate) async fn device(&self, id: DeviceId) -> Result<Option<Device>, StoreError> {
-        self.read(move |_, conn| devices::by_id(conn, id)).await
-    }
-
-    pub(crate) async fn devices(&self) -> Result<Vec<Device>, StoreError> {
-        self.read(|_, conn| devices::all(conn)).await
+    /// Runs `f` on a reader connection inside one read transaction.
+    async fn read_tx<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.read(move |_, conn| {
+            let tx = conn.transaction()?;
+            f(&tx)
+        })
+        .await
     }
 
     pub(crate) async fn append_positions(

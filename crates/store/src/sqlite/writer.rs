@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, TransactionBehavior};
 use tokio::sync::oneshot;
-use trackd_model::{Device, DeviceId, NewDevice, Position, StoredPosition};
+use trackd_model::{DeviceId, Position, StoredPosition};
 
 use super::compaction::Epoch;
 use super::{devices, migrations, positions, PendingBlob, Shared};
@@ -46,6 +46,49 @@ pub(crate) enum Command {
     Close(oneshot::Sender<Result<(), StoreError>>),
 }
 
+/// Opens (creating if needed) a read-write connection with trackd's
+/// settings: WAL, `synchronous=FULL`, incremental auto-vacuum.
+pub(crate) fn open_write_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // auto_vacuum only takes effect on a new file, before the first table.
+    // Checkpoints run on the checkpointer thread; the writer's own
+    // autocheckpoint (256 MiB) is only a backstop against starvation.
+    conn.execute_batch(
+        "PRAGMA auto_vacuum = INCREMENTAL;
+             PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA cache_size = -65536;
+             PRAGMA wal_autocheckpoint = 65536;",
+    )?;
+    let journal_mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+    if !journal_mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::InvalidConfig(format!(
+            "sqlite journal mode is {journal_mode}, not wal"
+        )));
+    }
+    Ok(conn)
+}
+
+/// The next sequence number of a device registered by another process
+/// (the CLI) since this writer started; `None` if it is not registered.
+fn discover_device(conn: &Connection, device_id: DeviceId) -> Result<Option<u32>, StoreError> {
+    if !super::exists(conn, crate::links::Table::Devices, device_id)? {
+        return Ok(None);
+    }
+    let seq_max: Option<i64> = conn.query_row(
+        "SELECT MAX(seq_max) FROM position_chunks WHERE device_id = ?1",
+        [device_id],
+        |row| row.get(0),
+    )?;
+    match seq_max {
+        None => Ok(Some(0)),
+        Some(max) => u32::try_from(max + 1)
+            .map(Some)
+            .map_err(|_| StoreError::SequenceExhausted(device_id)),
+    }
+}
+
 pub(crate) struct Writer {
     pub(crate) conn: Connection,
     path: std::path::PathBuf,
@@ -62,24 +105,7 @@ pub(crate) struct Writer {
 impl Writer {
     /// Opens the write connection, migrates and recovers memory from the log.
     pub(crate) fn open(path: &Path, shared: Arc<Shared>) -> Result<Writer, StoreError> {
-        let mut conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        // auto_vacuum only takes effect on a new file, before the first table.
-        // Checkpoints run on the checkpointer thread; the writer's own
-        // autocheckpoint (256 MiB) is only a backstop against starvation.
-        conn.execute_batch(
-            "PRAGMA auto_vacuum = INCREMENTAL;
-             PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA cache_size = -65536;
-             PRAGMA wal_autocheckpoint = 65536;",
-        )?;
-        let journal_mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
-        if !journal_mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::InvalidConfig(format!(
-                "sqlite journal mode is {journal_mode}, not wal"
-            )));
-        }
+        let mut conn = open_write_connection(path)?;
         migrations::apply(&mut conn)?;
 
         let mut next_seq: HashMap<DeviceId, u32> = devices::all_ids(&conn)?
@@ -201,12 +227,19 @@ impl Writer {
                 )?;
                 for request in &batch {
                     let device_id = request.device_id;
-                    let Some(&base) = assigned
+                    let known = assigned
                         .get(&device_id)
                         .or_else(|| self.next_seq.get(&device_id))
-                    else {
-                        outcome.push(Err(StoreError::NotFound));
-                        continue;
+                        .copied();
+                    let base = match known {
+                        Some(base) => base,
+                        None => match discover_device(&tx, device_id)? {
+                            Some(base) => base,
+                            None => {
+                                outcome.push(Err(StoreError::NotFound));
+                                continue;
+                            }
+                        },
                     };
                     let Some(end) = base.checked_add(request.n) else {
                         outcome.push(Err(StoreError::SequenceExhausted(device_id)));
@@ -269,10 +302,9 @@ impl Writer {
         }
     }
 
-    pub(crate) fn add_device(&mut self, device: &NewDevice) -> Result<Device, StoreError> {
-        let device = devices::insert(&self.conn, device)?;
-        self.next_seq.insert(device.id, 0);
-        Ok(device)
+    /// Forgets a deleted device, so later appends to it fail.
+    pub(crate) fn forget_device(&mut self, device_id: DeviceId) {
+        self.next_seq.remove(&device_id);
     }
 
     /// Compacts everything, returns free pages to the file system and checkpoints.

@@ -1,8 +1,11 @@
 //! The store contract suite, run against every backend by
 //! [`store_test_suite!`], plus codec property tests.
 
+mod accounts;
 mod codec;
 mod contract;
+mod events;
+mod permissions;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -166,7 +169,7 @@ pub(crate) fn typical_position(fix_ms: i64, k: i64) -> Position {
 macro_rules! store_test_suite {
     ($backend:ident, $harness:path) => {
         mod $backend {
-            store_test_suite!(@tests $harness;
+            store_test_suite!(@tests $harness; contract:
                 devices_add_conflict_lookup,
                 append_and_range_out_of_order,
                 duplicates_stored_once,
@@ -182,14 +185,30 @@ macro_rules! store_test_suite {
                 random_history_matches_model,
                 reads_during_compaction_see_everything_once,
             );
+            store_test_suite!(@tests $harness; accounts:
+                users_crud_and_email_conflict,
+                devices_crud_with_fields,
+                groups_tree_and_cycles,
+                geofences_crud,
+                tokens_and_sessions,
+                server_settings_round_trip,
+                read_only_store_writes_registry,
+            );
+            store_test_suite!(@tests $harness; permissions:
+                links_idempotent_and_checked,
+                permitted_resolves_groups_and_managers,
+            );
+            store_test_suite!(@tests $harness; events:
+                events_insert_and_range,
+            );
         }
     };
-    (@tests $harness:path; $($name:ident,)*) => {
+    (@tests $harness:path; $module:ident: $($name:ident,)*) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 let Some(harness) = $harness().await else { return };
-                $crate::tests::contract::$name(&harness).await;
+                $crate::tests::$module::$name(&harness).await;
             }
         )*
     };

@@ -1,0 +1,94 @@
+//! Events on SQLite.
+
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use trackd_model::{DeviceId, Event, EventId, JsonObject, NewEvent, Timestamp};
+
+use super::exists;
+use crate::links::Table;
+use crate::StoreError;
+
+const COLUMNS: &str = "SELECT id, event_type, event_time, device_id, position_id, geofence_id, \
+                       maintenance_id, attributes FROM events";
+
+fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: row.get(0)?,
+        event_type: row.get(1)?,
+        event_time: Timestamp(row.get(2)?),
+        device_id: row.get(3)?,
+        position_id: row.get(4)?,
+        geofence_id: row.get(5)?,
+        maintenance_id: row.get(6)?,
+        attributes: JsonObject(row.get(7)?),
+    })
+}
+
+/// Stores an event; `InvalidInput` if its device does not exist.
+pub(crate) fn insert(conn: &Connection, event: &NewEvent) -> Result<Event, StoreError> {
+    if !exists(conn, Table::Devices, event.device_id)? {
+        return Err(StoreError::InvalidInput(format!(
+            "device {} does not exist",
+            event.device_id
+        )));
+    }
+    conn.execute(
+        "INSERT INTO events (event_type, event_time, device_id, position_id, geofence_id, \
+         maintenance_id, attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            event.event_type,
+            event.event_time.as_millis(),
+            event.device_id,
+            event.position_id,
+            event.geofence_id,
+            event.maintenance_id,
+            event.attributes.as_str()
+        ],
+    )?;
+    by_id(conn, conn.last_insert_rowid())?.ok_or(StoreError::NotFound)
+}
+
+pub(crate) fn by_id(conn: &Connection, id: EventId) -> Result<Option<Event>, StoreError> {
+    let mut statement = conn.prepare_cached(&format!("{COLUMNS} WHERE id = ?1"))?;
+    Ok(statement.query_row([id], event_from_row).optional()?)
+}
+
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Events of these devices with `from <= event_time < to`, in time order
+/// (ties by id); `types: None` means every type.
+pub(crate) fn range(
+    conn: &Connection,
+    device_ids: &[DeviceId],
+    types: Option<&[String]>,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<Event>, StoreError> {
+    if device_ids.is_empty() || types.is_some_and(<[String]>::is_empty) || from >= to {
+        return Ok(Vec::new());
+    }
+    let mut values: Vec<Value> = vec![Value::Integer(from.0), Value::Integer(to.0)];
+    let mut sql = format!(
+        "{COLUMNS} WHERE event_time >= ?1 AND event_time < ?2 AND device_id IN ({})",
+        placeholders(3, device_ids.len())
+    );
+    values.extend(device_ids.iter().map(|&id| Value::Integer(id)));
+    if let Some(types) = types {
+        sql.push_str(&format!(
+            " AND event_type IN ({})",
+            placeholders(values.len() + 1, types.len())
+        ));
+        values.extend(types.iter().map(|t| Value::Text(t.clone())));
+    }
+    sql.push_str(" ORDER BY event_time, id");
+    let mut statement = conn.prepare(&sql)?;
+    let events = statement
+        .query_map(params_from_iter(values), event_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(events)
+}

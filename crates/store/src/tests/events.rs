@@ -1,0 +1,124 @@
+//! Contract tests: events.
+
+use trackd_model::{JsonObject, NewEvent, Timestamp};
+
+use super::accounts::device_fields;
+use super::Harness;
+use crate::StoreError;
+
+fn event(device_id: i64, event_type: &str, t: i64) -> NewEvent {
+    NewEvent {
+        event_type: event_type.into(),
+        event_time: Timestamp::from_millis(t),
+        device_id,
+        position_id: None,
+        geofence_id: None,
+        maintenance_id: None,
+        attributes: JsonObject::default(),
+    }
+}
+
+pub(crate) async fn events_insert_and_range(harness: &Harness) {
+    let store = harness.open().await;
+    let a = store.create_device(device_fields("a")).await.unwrap().id;
+    let b = store.create_device(device_fields("b")).await.unwrap().id;
+    let mut full = event(a, "alarm", 5_000);
+    full.position_id = Some((a << 32) | 7);
+    full.geofence_id = Some(3);
+    full.maintenance_id = Some(4);
+    full.attributes = JsonObject(r#"{"alarm":"sos"}"#.into());
+    let stored = store.insert_event(full.clone()).await.unwrap();
+    assert_eq!(stored.event_type, "alarm");
+    assert_eq!(stored.event_time, full.event_time);
+    assert_eq!(stored.device_id, a);
+    assert_eq!(stored.position_id, full.position_id);
+    assert_eq!(stored.geofence_id, Some(3));
+    assert_eq!(stored.maintenance_id, Some(4));
+    assert_eq!(stored.attributes, full.attributes);
+    assert_eq!(store.event(stored.id).await.unwrap(), Some(stored.clone()));
+    assert_eq!(store.event(stored.id + 1_000).await.unwrap(), None);
+
+    // Out of time order on purpose.
+    for (device, kind, t) in [
+        (a, "deviceOnline", 9_000),
+        (b, "geofenceEnter", 1_000),
+        (a, "geofenceEnter", 1_000),
+        (b, "alarm", 5_000),
+        (a, "deviceOffline", 12_000),
+    ] {
+        store.insert_event(event(device, kind, t)).await.unwrap();
+    }
+    let unknown = store.insert_event(event(9_999, "alarm", 0)).await;
+    assert!(
+        matches!(unknown, Err(StoreError::InvalidInput(_))),
+        "{unknown:?}"
+    );
+
+    let key = |e: &trackd_model::Event| (e.device_id, e.event_type.clone(), e.event_time.0);
+    let t = Timestamp::from_millis;
+    let all = store
+        .events(&[a, b], None, Timestamp::MIN, Timestamp::MAX)
+        .await
+        .unwrap();
+    let times: Vec<i64> = all.iter().map(|e| e.event_time.0).collect();
+    assert_eq!(times, vec![1_000, 1_000, 5_000, 5_000, 9_000, 12_000]);
+    assert!(all
+        .windows(2)
+        .all(|w| w[0].event_time < w[1].event_time || w[0].id < w[1].id));
+
+    // from <= t < to
+    let window = store.events(&[a], None, t(5_000), t(12_000)).await.unwrap();
+    assert_eq!(
+        window.iter().map(key).collect::<Vec<_>>(),
+        vec![
+            (a, "alarm".into(), 5_000),
+            (a, "deviceOnline".into(), 9_000)
+        ]
+    );
+    let types = vec!["alarm".to_string(), "geofenceEnter".to_string()];
+    let filtered = store
+        .events(&[b], Some(&types), Timestamp::MIN, Timestamp::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        filtered.iter().map(key).collect::<Vec<_>>(),
+        vec![
+            (b, "geofenceEnter".into(), 1_000),
+            (b, "alarm".into(), 5_000)
+        ]
+    );
+    let only_alarm = vec!["alarm".to_string()];
+    let alarms = store
+        .events(&[a, b], Some(&only_alarm), t(0), t(100_000))
+        .await
+        .unwrap();
+    assert_eq!(alarms.len(), 2);
+    assert!(store
+        .events(&[], None, Timestamp::MIN, Timestamp::MAX)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .events(&[a], Some(&[]), Timestamp::MIN, Timestamp::MAX)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .events(&[a], None, t(5_000), t(5_000))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Deleting a device deletes its events.
+    store.delete_device(a).await.unwrap();
+    assert_eq!(store.event(stored.id).await.unwrap(), None);
+    let left = store
+        .events(&[a, b], None, Timestamp::MIN, Timestamp::MAX)
+        .await
+        .unwrap();
+    assert!(
+        left.iter().all(|e| e.device_id == b) && left.len() == 2,
+        "{left:?}"
+    );
+    store.close().await.unwrap();
+}
