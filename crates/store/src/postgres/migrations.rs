@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use crate::StoreError;
 
 /// (version, SQL); never edit a released entry, only append.
-const MIGRATIONS: &[(i64, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (
         1,
         "CREATE TABLE devices (

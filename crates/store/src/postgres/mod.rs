@@ -10,7 +10,7 @@ mod events;
 mod geofences;
 mod groups;
 mod links;
-mod migrations;
+pub(crate) mod migrations;
 mod positions;
 mod registry;
 mod tokens;

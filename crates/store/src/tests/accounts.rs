@@ -545,3 +545,33 @@ pub(crate) async fn read_only_store_writes_registry(harness: &Harness) {
     assert_eq!(reopened.count_positions(device.id).await.unwrap(), 5);
     reopened.close().await.unwrap();
 }
+
+/// A store of the previous release (schema version 1) upgrades in place:
+/// devices keep their ids and gain the new columns' defaults; deleted ids
+/// are not reused afterwards.
+pub(crate) async fn upgrade_from_v1(harness: &Harness) {
+    super::create_v1_store(harness, &[(1, "old-1"), (100, "old-100")]).await;
+    let store = harness.open().await;
+    let old = store.device(100).await.unwrap().unwrap();
+    assert_eq!(old.unique_id, "old-100");
+    assert_eq!(old.group_id, None);
+    assert_eq!(old.attributes, JsonObject::default());
+    let positions: Vec<_> = (0..3)
+        .map(|k| super::typical_position(1_700_000_000_000 + k * 1000, k))
+        .collect();
+    store.append_positions(100, positions).await.unwrap();
+    assert_eq!(store.count_positions(100).await.unwrap(), 3);
+    store.delete_device(100).await.unwrap();
+    let next = store.create_device(device_fields("new")).await.unwrap();
+    assert!(next.id > 100, "id {} reused", next.id);
+    let user = store
+        .create_user(user_fields("x@example.com"), None)
+        .await
+        .unwrap();
+    store.link(Link::UserDevice(user.id, 1)).await.unwrap();
+    store.close().await.unwrap();
+    // Opening again applies nothing twice.
+    let reopened = harness.open_read_only().await;
+    assert_eq!(reopened.devices().await.unwrap().len(), 2);
+    reopened.close().await.unwrap();
+}

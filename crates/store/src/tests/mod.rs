@@ -193,6 +193,7 @@ macro_rules! store_test_suite {
                 tokens_and_sessions,
                 server_settings_round_trip,
                 read_only_store_writes_registry,
+                upgrade_from_v1,
             );
             store_test_suite!(@tests $harness; permissions:
                 links_idempotent_and_checked,
@@ -216,3 +217,55 @@ macro_rules! store_test_suite {
 
 store_test_suite!(sqlite, crate::tests::sqlite_harness);
 store_test_suite!(postgres, crate::tests::postgres_harness);
+
+/// Writes the version-1 schema (before the registry tables) with these
+/// devices, as a deployment of the previous release left it.
+pub(crate) async fn create_v1_store(harness: &Harness, devices: &[(i64, &str)]) {
+    let url = harness.config.url.clone();
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let conn = rusqlite::Connection::open(path).expect("open sqlite");
+        conn.execute_batch(crate::sqlite::migrations::MIGRATIONS[0].1)
+            .expect("v1 schema");
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version (version) VALUES (1);",
+        )
+        .expect("v1 version");
+        for (id, unique_id) in devices {
+            conn.execute(
+                "INSERT INTO devices (id, unique_id, name, disabled, created) VALUES (?1, ?2, ?2, 0, 0)",
+                rusqlite::params![id, unique_id],
+            )
+            .expect("v1 device");
+        }
+    } else {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+        sqlx::raw_sql(crate::postgres::migrations::MIGRATIONS[0].1)
+            .execute(&mut conn)
+            .await
+            .expect("v1 schema");
+        sqlx::raw_sql(
+            "CREATE TABLE schema_version (version BIGINT NOT NULL);
+             INSERT INTO schema_version (version) VALUES (1);",
+        )
+        .execute(&mut conn)
+        .await
+        .expect("v1 version");
+        for (id, unique_id) in devices {
+            sqlx::query(
+                "INSERT INTO devices (id, unique_id, name, disabled, created) VALUES ($1, $2, $2, FALSE, 0)",
+            )
+            .bind(id)
+            .bind(unique_id)
+            .execute(&mut conn)
+            .await
+            .expect("v1 device");
+        }
+        // Keep the identity ahead of the explicit ids, as real inserts would.
+        sqlx::query("SELECT setval(pg_get_serial_sequence('devices', 'id'), 100)")
+            .execute(&mut conn)
+            .await
+            .expect("identity");
+    }
+}
