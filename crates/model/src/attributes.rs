@@ -466,15 +466,12 @@ impl Attributes {
 
     /// Appends without looking for an earlier value of the key; for decoders
     /// that know their keys are distinct.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, key: AttrKey, value: AttrValue) {
         let key = match key {
             AttrKey::Known(known) => u32::from(known as u8),
             AttrKey::Io(id) => IO_KEY | u32::from(id),
-            AttrKey::Other(name) => {
-                self.side.push(Blob::Str(name));
-                other_key(self.side.len() - 1)
-            }
+            AttrKey::Other(name) => other_key(self.push_side(Blob::Str(name))),
         };
         let (tag, scale, payload) = self.compact_value(value);
         self.entries.push(Entry {
@@ -561,22 +558,24 @@ impl Attributes {
     }
 
     /// Packs a value, moving strings and bytes to the side table.
-    #[inline]
+    #[inline(always)]
     fn compact_value(&mut self, value: AttrValue) -> (u8, u8, u64) {
         match value {
             AttrValue::Bool(b) => (TAG_BOOL, 0, u64::from(b)),
             AttrValue::Int(i) => (TAG_INT, 0, i as u64),
             AttrValue::Decimal { raw, scale } => (TAG_DECIMAL, scale, raw as u64),
             AttrValue::Float(f) => (TAG_FLOAT, 0, f.to_bits()),
-            AttrValue::Str(s) => {
-                self.side.push(Blob::Str(s));
-                (TAG_SIDE, 0, (self.side.len() - 1) as u64)
-            }
-            AttrValue::Bytes(b) => {
-                self.side.push(Blob::Bytes(b));
-                (TAG_SIDE, 0, (self.side.len() - 1) as u64)
-            }
+            AttrValue::Str(s) => (TAG_SIDE, 0, self.push_side(Blob::Str(s)) as u64),
+            AttrValue::Bytes(b) => (TAG_SIDE, 0, self.push_side(Blob::Bytes(b)) as u64),
         }
+    }
+
+    /// Appends to the side table and returns the new slot (out of line:
+    /// most records have no strings).
+    #[inline(never)]
+    fn push_side(&mut self, blob: Blob) -> usize {
+        self.side.push(blob);
+        self.side.len() - 1
     }
 
     /// Replaces the value of the entry at `index`, reusing or freeing its

@@ -48,6 +48,13 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
+    /// The next `N` bytes, as an array.
+    #[inline]
+    pub(crate) fn array_ref<const N: usize>(&mut self) -> Result<&'a [u8; N], FrameError> {
+        let slice = self.take(N)?;
+        slice.try_into().map_err(|_| self.truncated())
+    }
+
     #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], FrameError> {
         let slice = self.take(N)?;

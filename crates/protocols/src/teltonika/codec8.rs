@@ -134,8 +134,8 @@ pub(crate) trait RecordVisitor {
     /// Starts a record at the end of `records` (built in place: positions
     /// are large); `io_hint` is a safe upper bound on its element count.
     fn begin(&mut self, header: &RecordHeader, io_hint: usize, records: &mut Vec<Self::Record>);
-    /// A fixed-width element (`bytes.len()` is 1, 2, 4, 8 or 16).
-    fn fixed(&mut self, record: &mut Self::Record, id: u16, bytes: &[u8]);
+    /// A fixed-width element (`W` is 1, 2, 4, 8 or 16).
+    fn fixed<const W: usize>(&mut self, record: &mut Self::Record, id: u16, bytes: &[u8; W]);
     /// A variable-length (NX) element.
     fn variable(&mut self, record: &mut Self::Record, id: u16, bytes: &[u8]);
 }
@@ -216,18 +216,12 @@ fn read_io<V: RecordVisitor>(
     visitor: &mut V,
     record: &mut V::Record,
 ) -> Result<(), FrameError> {
-    let widths: &[usize] = if extended16 {
-        &[1, 2, 4, 8, 16]
-    } else {
-        &[1, 2, 4, 8]
-    };
-    for &width in widths {
-        let count = read_count(reader, codec)?;
-        for _ in 0..count {
-            let id = read_id(reader, codec)?;
-            let value = reader.take(width)?;
-            visitor.fixed(record, id, value);
-        }
+    read_group::<1, V>(reader, codec, visitor, record)?;
+    read_group::<2, V>(reader, codec, visitor, record)?;
+    read_group::<4, V>(reader, codec, visitor, record)?;
+    read_group::<8, V>(reader, codec, visitor, record)?;
+    if extended16 {
+        read_group::<16, V>(reader, codec, visitor, record)?;
     }
     if codec == Codec::Codec8Ext {
         let count = reader.u16()?;
@@ -237,6 +231,44 @@ fn read_io<V: RecordVisitor>(
             let value = reader.take(len)?;
             visitor.variable(record, id, value);
         }
+    }
+    Ok(())
+}
+
+/// Reads one group of `W`-byte elements (count, then id and value each).
+#[inline(always)]
+fn read_group<const W: usize, V: RecordVisitor>(
+    reader: &mut Reader<'_>,
+    codec: Codec,
+    visitor: &mut V,
+    record: &mut V::Record,
+) -> Result<(), FrameError> {
+    let count = read_count(reader, codec)?;
+    let id_len = if codec.wide_ids() { 2 } else { 1 };
+    // One bounds check for the whole group; a short group is re-read
+    // element by element for the exact error offset.
+    if let Ok(group) = reader.take(usize::from(count) * (id_len + W)) {
+        for element in group.chunks_exact(id_len + W) {
+            let (id, value) = match element.split_first_chunk::<2>() {
+                Some((&[high, low], _)) if id_len == 2 => (
+                    u16::from_be_bytes([high, low]),
+                    element.get(2..).and_then(|v| <&[u8; W]>::try_from(v).ok()),
+                ),
+                _ => (
+                    element.first().copied().map_or(0, u16::from),
+                    element.get(1..).and_then(|v| <&[u8; W]>::try_from(v).ok()),
+                ),
+            };
+            if let Some(value) = value {
+                visitor.fixed(record, id, value);
+            }
+        }
+        return Ok(());
+    }
+    for _ in 0..count {
+        let id = read_id(reader, codec)?;
+        let value = reader.array_ref::<W>()?;
+        visitor.fixed(record, id, value);
     }
     Ok(())
 }
@@ -263,8 +295,8 @@ impl RecordVisitor for RawVisitor {
         });
     }
 
-    fn fixed(&mut self, record: &mut AvlRecord, id: u16, bytes: &[u8]) {
-        let value = match bytes.len() {
+    fn fixed<const W: usize>(&mut self, record: &mut AvlRecord, id: u16, bytes: &[u8; W]) {
+        let value = match W {
             1 => IoValue::U8(be_value(bytes) as u8),
             2 => IoValue::U16(be_value(bytes) as u16),
             4 => IoValue::U32(be_value(bytes) as u32),

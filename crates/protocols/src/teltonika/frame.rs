@@ -158,12 +158,18 @@ pub(crate) fn split_data_frame(bytes: &[u8]) -> Result<&[u8], FrameError> {
     }
 }
 
-/// Slicing-by-8 tables: `CRC_TABLES[k][b]` is the CRC contribution of byte
-/// `b` followed by `k` zero bytes, so eight bytes are folded per step.
-static CRC_TABLES: [[u16; 256]; 8] = crc_tables();
+/// Slicing-by-16 tables: `CRC_TABLES[k][b]` is the CRC contribution of byte
+/// `b` followed by `k` zero bytes, so sixteen bytes are folded per step.
+static CRC_TABLES: [[u16; 256]; 16] = crc_tables();
 
-const fn crc_tables() -> [[u16; 256]; 8] {
-    let mut tables = [[0u16; 256]; 8];
+/// The tables of the 14 bytes of a 16-byte step that do not touch the
+/// running CRC, shifted to the upper half of a `u32`: they are combined
+/// with the two CRC-dependent lookups by OR, which keeps the compiler from
+/// folding all sixteen lookups into one serial XOR chain behind the CRC.
+static CRC_TABLES_HIGH: [[u32; 256]; 14] = crc_tables_high();
+
+const fn crc_tables() -> [[u16; 256]; 16] {
+    let mut tables = [[0u16; 256]; 16];
     let mut i = 0;
     while i < 256 {
         let mut crc = i as u16;
@@ -180,7 +186,7 @@ const fn crc_tables() -> [[u16; 256]; 8] {
         i += 1;
     }
     let mut k = 1;
-    while k < 8 {
+    while k < 16 {
         let mut i = 0;
         while i < 256 {
             let prev = tables[k - 1][i];
@@ -192,12 +198,50 @@ const fn crc_tables() -> [[u16; 256]; 8] {
     tables
 }
 
+const fn crc_tables_high() -> [[u32; 256]; 14] {
+    let low = crc_tables();
+    let mut tables = [[0u32; 256]; 14];
+    let mut k = 0;
+    while k < 14 {
+        let mut i = 0;
+        while i < 256 {
+            tables[k][i] = (low[k][i] as u32) << 16;
+            i += 1;
+        }
+        k += 1;
+    }
+    tables
+}
+
 /// CRC-16/IBM (ARC): reflected polynomial 0xA001, initial value 0.
 pub fn crc16_ibm(data: &[u8]) -> u16 {
     let t = &CRC_TABLES;
+    let h = &CRC_TABLES_HIGH;
     let mut crc = 0u16;
-    let mut chunks = data.chunks_exact(8);
+    let mut chunks = data.chunks_exact(16);
     for c in &mut chunks {
+        // Bytes 2..16 do not depend on the running CRC (upper half).
+        let independent = h[13][usize::from(c[2])]
+            ^ h[12][usize::from(c[3])]
+            ^ h[11][usize::from(c[4])]
+            ^ h[10][usize::from(c[5])]
+            ^ h[9][usize::from(c[6])]
+            ^ h[8][usize::from(c[7])]
+            ^ h[7][usize::from(c[8])]
+            ^ h[6][usize::from(c[9])]
+            ^ h[5][usize::from(c[10])]
+            ^ h[4][usize::from(c[11])]
+            ^ h[3][usize::from(c[12])]
+            ^ h[2][usize::from(c[13])]
+            ^ h[1][usize::from(c[14])]
+            ^ h[0][usize::from(c[15])];
+        let [lo, hi] = crc.to_le_bytes();
+        let dependent = t[15][usize::from(c[0] ^ lo)] ^ t[14][usize::from(c[1] ^ hi)];
+        let both = u32::from(dependent) | independent;
+        crc = (both ^ (both >> 16)) as u16;
+    }
+    let mut rest = chunks.remainder();
+    if let Some((c, tail)) = rest.split_first_chunk::<8>() {
         let [lo, hi] = crc.to_le_bytes();
         crc = t[7][usize::from(c[0] ^ lo)]
             ^ t[6][usize::from(c[1] ^ hi)]
@@ -207,8 +251,17 @@ pub fn crc16_ibm(data: &[u8]) -> u16 {
             ^ t[2][usize::from(c[5])]
             ^ t[1][usize::from(c[6])]
             ^ t[0][usize::from(c[7])];
+        rest = tail;
     }
-    for &byte in chunks.remainder() {
+    if let Some((c, tail)) = rest.split_first_chunk::<4>() {
+        let [lo, hi] = crc.to_le_bytes();
+        crc = t[3][usize::from(c[0] ^ lo)]
+            ^ t[2][usize::from(c[1] ^ hi)]
+            ^ t[1][usize::from(c[2])]
+            ^ t[0][usize::from(c[3])];
+        rest = tail;
+    }
+    for &byte in rest {
         crc = (crc >> 8) ^ t[0][usize::from((crc ^ u16::from(byte)) & 0xFF)];
     }
     crc

@@ -39,11 +39,11 @@ pub(crate) struct IoNamer {
     pub(crate) fmb: bool,
 }
 
-/// The first `$width` bytes of `$bytes` as an unsigned value, or "no
-/// handler" (return false) if the element is shorter.
+/// The first `$width` bytes of the `W`-byte element `$value` as an
+/// unsigned value, or "no handler" (return false) if the element is shorter.
 macro_rules! first_or {
-    ($bytes:expr, $width:expr) => {
-        match first($bytes, $width) {
+    ($value:expr, $width:expr) => {
+        match first::<W>($value, $width) {
             Some(value) => value,
             None => return false,
         }
@@ -90,10 +90,17 @@ fn add_alarm(position: &mut Position, alarm: &str) {
     );
 }
 
-/// The first `width` bytes as a big-endian unsigned value, if present.
-#[inline]
-fn first(bytes: &[u8], width: usize) -> Option<u64> {
-    bytes.get(..width).map(be_value)
+/// The first `width` bytes of the big-endian `W`-byte `value` (W <= 8), if
+/// the element is that long.
+#[inline(always)]
+fn first<const W: usize>(value: u64, width: usize) -> Option<u64> {
+    if width > W {
+        None
+    } else if width == W {
+        Some(value)
+    } else {
+        Some(value >> (8 * (W - width)))
+    }
 }
 
 #[inline]
@@ -109,38 +116,39 @@ fn decimal(raw: i64, scale: u8) -> AttrValue {
 
 /// Names one fixed-width element (1, 2, 4, 8 or 16 bytes). `fresh`: no
 /// element with this id came before in the record.
-#[inline]
-pub(crate) fn name_fixed(
+#[inline(always)]
+pub(crate) fn name_fixed<const W: usize>(
     position: &mut Position,
     namer: IoNamer,
     id: u16,
-    bytes: &[u8],
+    bytes: &[u8; W],
     fresh: bool,
 ) {
-    if bytes.len() > 8 {
+    if W > 8 {
         put(
             position,
             fresh,
             AttrKey::Io(id),
-            AttrValue::Bytes(bytes.into()),
+            AttrValue::Bytes(bytes.as_slice().into()),
         );
         return;
     }
+    let value = be_value(bytes);
     if namer.raw_io
-        || !(generic(position, id, bytes, fresh) || namer.fmb && fmb(position, id, bytes))
+        || !(generic::<W>(position, id, value, fresh) || namer.fmb && fmb::<W>(position, id, value))
     {
-        put(position, fresh, AttrKey::Io(id), int(be_value(bytes)));
+        put(position, fresh, AttrKey::Io(id), int(value));
     }
 }
 
 /// Ids Traccar names for every model (each to a key of its own). Returns
 /// false if `id` has no handler (or the element is too short for it).
-#[inline]
-fn generic(position: &mut Position, id: u16, bytes: &[u8], fresh: bool) -> bool {
+#[inline(always)]
+fn generic<const W: usize>(position: &mut Position, id: u16, bytes: u64, fresh: bool) -> bool {
     use KnownKey as K;
     let (key, value) = match id {
         1..=4 => {
-            let Some(v) = first(bytes, 1) else {
+            let Some(v) = first::<W>(bytes, 1) else {
                 return false;
             };
             let key = [K::In1, K::In2, K::In3, K::In4][usize::from(id - 1)];
@@ -163,13 +171,8 @@ fn generic(position: &mut Position, id: u16, bytes: &[u8], fresh: bool) -> bool 
         66 => (K::Power, decimal(first_or!(bytes, 2) as i64, 3)),
         67 => (K::Battery, decimal(first_or!(bytes, 2) as i64, 3)),
         78 => {
-            let Some(le) = bytes.get(..8) else {
-                return false;
-            };
-            let v = le
-                .iter()
-                .rev()
-                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+            // The first eight bytes, read little-endian.
+            let v = first_or!(bytes, 8).swap_bytes();
             if v != 0 {
                 let text = format!("{v:016X}");
                 set_known(
@@ -210,7 +213,7 @@ fn generic(position: &mut Position, id: u16, bytes: &[u8], fresh: bool) -> bool 
 }
 
 /// Ids Traccar names only for its FMB-family models.
-fn fmb(position: &mut Position, id: u16, bytes: &[u8]) -> bool {
+fn fmb<const W: usize>(position: &mut Position, id: u16, bytes: u64) -> bool {
     use KnownKey as K;
     let (key, value) = match id {
         9 => (K::Adc1, decimal(first_or!(bytes, 2) as i64, 3)),

@@ -41,7 +41,7 @@ impl PositionVisitor {
     }
 
     /// Marks `id` seen; returns whether it was new in this record.
-    #[inline]
+    #[inline(always)]
     fn first_sighting(&mut self, id: u16) -> bool {
         let slot = usize::from((id >> 6) & 3);
         let bit = 1u64 << (id & 63);
@@ -59,7 +59,7 @@ impl RecordVisitor for PositionVisitor {
     fn begin(&mut self, h: &RecordHeader, _io_hint: usize, records: &mut Vec<Position>) {
         self.seen = [0; 4];
         let time = Timestamp::from_millis(i64::try_from(h.timestamp_ms).unwrap_or(i64::MAX));
-        records.push(Position::default());
+        records.resize_with(records.len() + 1, Position::default);
         let Some(position) = records.last_mut() else {
             return;
         };
@@ -87,8 +87,8 @@ impl RecordVisitor for PositionVisitor {
         );
     }
 
-    #[inline]
-    fn fixed(&mut self, record: &mut Position, id: u16, bytes: &[u8]) {
+    #[inline(always)]
+    fn fixed<const W: usize>(&mut self, record: &mut Position, id: u16, bytes: &[u8; W]) {
         let fresh = self.first_sighting(id);
         name_fixed(record, self.namer, id, bytes, fresh);
     }
