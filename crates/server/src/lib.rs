@@ -6,8 +6,10 @@
 //! SQL live in their own crates.
 
 pub mod api;
+pub mod auth;
 mod config;
 pub mod listener;
+pub mod live;
 mod server;
 
 pub use config::ServerConfig;

@@ -1,14 +1,18 @@
 //! Starting and stopping the listeners and the HTTP API.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 use trackd_model::{DeviceId, Position};
 use trackd_store::{Store, StoreError};
 
+use crate::api::objects::DeviceState;
+use crate::auth::{BasicCache, LoginLimiter};
 use crate::listener::{serve_teltonika_tcp, serve_teltonika_udp, Registry};
+use crate::live::{LiveBus, LiveUpdate};
 use crate::ServerConfig;
 
 /// State shared by every listener and API handler.
@@ -16,7 +20,15 @@ pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
     pub(crate) store: Store,
     pub(crate) registry: Registry,
+    pub(crate) logins: LoginLimiter,
+    pub(crate) basic: BasicCache,
+    pub(crate) live: LiveBus,
+    /// Open device connections per device.
+    online: Mutex<HashMap<DeviceId, u32>>,
 }
+
+/// A device counts as online this long after its last UDP report.
+const UDP_ONLINE_MS: i64 = 5 * 60 * 1000;
 
 impl Shared {
     /// Commits a device's records; when this returns Ok the device may be
@@ -30,6 +42,50 @@ impl Shared {
             return Ok(());
         }
         self.store.append_positions(device_id, records).await
+    }
+
+    /// Notes a device connection opening or closing.
+    pub(crate) fn set_connected(&self, device_id: DeviceId, connected: bool) {
+        let Ok(mut online) = self.online.lock() else {
+            return;
+        };
+        let count = online.entry(device_id).or_insert(0);
+        let changed = if connected {
+            *count += 1;
+            *count == 1
+        } else {
+            *count = count.saturating_sub(1);
+            let last = *count == 0;
+            if last {
+                online.remove(&device_id);
+            }
+            last
+        };
+        drop(online);
+        if changed && self.live.has_subscribers() {
+            self.live.publish(LiveUpdate::DeviceStatus(device_id));
+        }
+    }
+
+    /// Status, last update and latest position of a device.
+    pub(crate) async fn device_state(
+        &self,
+        device_id: DeviceId,
+    ) -> Result<DeviceState, StoreError> {
+        let latest = self.store.latest_position(device_id).await?;
+        let connected = self
+            .online
+            .lock()
+            .map(|online| online.contains_key(&device_id))
+            .unwrap_or(false);
+        let last_update = latest.as_ref().map(|p| p.position.server_time);
+        let recent = last_update
+            .is_some_and(|t| crate::listener::now_millis() - t.as_millis() < UDP_ONLINE_MS);
+        Ok(DeviceState {
+            online: connected || recent,
+            last_update,
+            position_id: latest.map(|p| p.id),
+        })
     }
 }
 
@@ -59,6 +115,10 @@ impl Server {
                 config,
                 store,
                 registry,
+                logins: LoginLimiter::default(),
+                basic: BasicCache::default(),
+                live: LiveBus::default(),
+                online: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -95,7 +155,8 @@ impl Server {
             running.http = Some(listener.local_addr()?);
             let router = crate::api::router(shared.clone());
             tasks.push(tokio::spawn(async move {
-                if let Err(err) = axum::serve(listener, router).await {
+                let service = router.into_make_service_with_connect_info::<SocketAddr>();
+                if let Err(err) = axum::serve(listener, service).await {
                     tracing::error!(%err, "http server stopped");
                 }
             }));

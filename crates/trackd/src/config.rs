@@ -28,6 +28,8 @@ struct FileConfig {
     log: Option<String>,
     demo: Option<bool>,
     demo_devices: Option<usize>,
+    admin_email: Option<String>,
+    admin_password: Option<String>,
 }
 
 /// Where the data lives: shared by every command that opens the store.
@@ -77,6 +79,12 @@ pub(crate) struct ServeFlags {
     /// Vehicles in the demo fleet [default: 50].
     #[arg(long, env = "TRACKD_DEMO_DEVICES")]
     demo_devices: Option<usize>,
+    /// First run only: create this administrator if there are no users yet.
+    #[arg(long, env = "TRACKD_ADMIN_EMAIL")]
+    admin_email: Option<String>,
+    /// Password of that first administrator (prefer the environment variable).
+    #[arg(long, env = "TRACKD_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
 }
 
 /// The merged configuration of `trackd serve`.
@@ -87,6 +95,8 @@ pub(crate) struct Config {
     pub(crate) log: String,
     pub(crate) demo: bool,
     pub(crate) demo_devices: usize,
+    /// First-run administrator (email, password), if configured.
+    pub(crate) first_admin: Option<(String, String)>,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -172,6 +182,14 @@ impl Config {
                 .unwrap_or_else(|| "info".to_owned()),
             demo: flags.demo.or(file.demo).unwrap_or(false),
             demo_devices: flags.demo_devices.or(file.demo_devices).unwrap_or(50),
+            first_admin: match (
+                flags.admin_email.clone().or(file.admin_email),
+                flags.admin_password.clone().or(file.admin_password),
+            ) {
+                (Some(email), Some(password)) => Some((email, password)),
+                (Some(_), None) => anyhow::bail!("admin_email is set but admin_password is not"),
+                _ => None,
+            },
         })
     }
 }
@@ -192,6 +210,8 @@ mod tests {
             log: None,
             demo: None,
             demo_devices: None,
+            admin_email: None,
+            admin_password: None,
         }
     }
 

@@ -24,6 +24,12 @@ enum Command {
     /// The device registry.
     #[command(subcommand)]
     Device(cmd::device::DeviceCommand),
+    /// User accounts.
+    #[command(subcommand)]
+    User(cmd::user::UserCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(cmd::token::TokenCommand),
     /// Export stored data.
     #[command(subcommand)]
     Export(cmd::export::ExportCommand),
@@ -59,6 +65,8 @@ fn run_async(command: Command) -> anyhow::Result<()> {
             Command::Serve(args) => cmd::serve::run(args).await,
             Command::Device(command) => cmd::device::run(command).await,
             Command::Export(command) => cmd::export::run(command).await,
+            Command::User(command) => cmd::user::run(command).await,
+            Command::Token(command) => cmd::token::run(command).await,
             Command::Simulate(args) => cmd::simulate::run(args).await,
             Command::Bench(command) => cmd::bench::run(command).await,
             Command::Decode(_) => unreachable!("decode runs without a runtime"),

@@ -75,6 +75,13 @@ impl Registry {
         Ok(Admission::Accepted(device.id))
     }
 
+    /// Drops a cached admission (the device was changed or deleted).
+    pub(crate) fn forget(&self, unique_id: &str) {
+        if let Ok(mut cache) = self.accepted.write() {
+            cache.remove(unique_id);
+        }
+    }
+
     fn cached(&self, unique_id: &str) -> Option<DeviceId> {
         self.accepted.read().ok()?.get(unique_id).copied()
     }

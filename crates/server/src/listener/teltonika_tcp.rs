@@ -68,6 +68,9 @@ impl Connection {
             self.shared.config.max_frame_bytes,
         );
         let end = self.frame_loop(&mut session).await;
+        if let Some(device_id) = self.device_id {
+            self.shared.set_connected(device_id, false);
+        }
         let imei = session.imei().unwrap_or("-");
         let peer = self.peer;
         match end {
@@ -116,6 +119,9 @@ impl Connection {
                 }
                 match admission {
                     Admission::Accepted(id) => {
+                        if self.device_id.is_none() {
+                            self.shared.set_connected(id, true);
+                        }
                         self.device_id = Some(id);
                         None
                     }

@@ -6,3 +6,5 @@ pub(crate) mod device;
 pub(crate) mod export;
 pub(crate) mod serve;
 pub(crate) mod simulate;
+pub(crate) mod token;
+pub(crate) mod user;

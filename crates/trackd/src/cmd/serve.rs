@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Args;
 use tracing_subscriber::EnvFilter;
-use trackd_model::NewDevice;
+use trackd_model::{NewDevice, UserFields};
 use trackd_server::Server;
 use trackd_store::{Store, StoreError};
 
@@ -31,6 +31,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("opening the store")?;
     tracing::info!(database = %redact(&config.store.url), "store open");
+    if let Some((email, password)) = &config.first_admin {
+        create_first_admin(&store, email, password).await?;
+    }
     let running = Server::new(config.server.clone(), store.clone())
         .start()
         .await
@@ -57,6 +60,27 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         demo.abort();
     }
     running.shutdown().await?;
+    Ok(())
+}
+
+/// Creates the configured administrator when the store has no users yet.
+async fn create_first_admin(store: &Store, email: &str, password: &str) -> anyhow::Result<()> {
+    if store.count_users().await? > 0 {
+        return Ok(());
+    }
+    if password.chars().count() < 8 {
+        anyhow::bail!("admin_password must be at least 8 characters");
+    }
+    let hash = super::user::hash(password.to_owned()).await?;
+    let fields = UserFields {
+        name: "Administrator".to_owned(),
+        email: email.trim().to_owned(),
+        administrator: true,
+        user_limit: -1,
+        ..UserFields::default()
+    };
+    let user = store.create_user(fields, Some(hash)).await?;
+    tracing::info!(email = %user.email, "created the first administrator");
     Ok(())
 }
 

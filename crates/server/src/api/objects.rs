@@ -1,0 +1,412 @@
+//! Traccar-shaped JSON for the registry objects (users, devices, groups,
+//! geofences, events, permissions, server), both directions. Input is
+//! validated here: a wrong type or a bad time is a 400 naming the field.
+
+use chrono::DateTime;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use trackd_model::{
+    Device, DeviceFields, Event, Geofence, GeofenceFields, Group, GroupFields, JsonObject, Link,
+    Timestamp, User, UserFields,
+};
+
+use super::dto::iso8601;
+use super::error::{ApiError, ApiResult};
+
+/// Parses an ISO-8601 instant (0-9 fractional digits, `Z` or an offset).
+pub fn parse_time(field: &str, text: &str) -> ApiResult<Timestamp> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|dt| Timestamp::from_millis(dt.timestamp_millis()))
+        .map_err(|_| {
+            ApiError::bad(format!(
+                "{field}: invalid time {text:?}, expected ISO-8601 like 2024-05-01T12:00:00Z"
+            ))
+        })
+}
+
+fn optional_time(field: &str, text: &Option<String>) -> ApiResult<Option<Timestamp>> {
+    match text.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => parse_time(field, text).map(Some),
+    }
+}
+
+fn attributes_out(json: &JsonObject) -> Map<String, Value> {
+    serde_json::from_str(json.as_str()).unwrap_or_default()
+}
+
+fn attributes_in(map: &Map<String, Value>) -> JsonObject {
+    JsonObject(Value::Object(map.clone()).to_string())
+}
+
+fn non_empty(field: &str, text: &str, max: usize) -> ApiResult<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ApiError::bad(format!("{field} is required")));
+    }
+    if text.chars().count() > max {
+        return Err(ApiError::bad(format!(
+            "{field} is longer than {max} characters"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+fn optional_text(field: &str, text: &Option<String>, max: usize) -> ApiResult<Option<String>> {
+    match text.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) if text.chars().count() > max => Err(ApiError::bad(format!(
+            "{field} is longer than {max} characters"
+        ))),
+        Some(text) => Ok(Some(text.to_owned())),
+    }
+}
+
+/// `/api/users` objects.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UserDto {
+    pub id: i64,
+    pub name: String,
+    pub login: Option<String>,
+    pub email: String,
+    pub phone: Option<String>,
+    pub readonly: bool,
+    pub administrator: bool,
+    pub map: Option<String>,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub zoom: i32,
+    pub twelve_hour_format: bool,
+    pub coordinate_format: Option<String>,
+    pub disabled: bool,
+    pub expiration_time: Option<String>,
+    pub device_limit: i32,
+    pub user_limit: i32,
+    pub device_readonly: bool,
+    pub limit_commands: bool,
+    pub disable_reports: bool,
+    pub fixed_email: bool,
+    pub poi_layer: Option<String>,
+    pub totp_key: Option<String>,
+    pub temporary: bool,
+    /// Write-only: never serialized back.
+    #[serde(skip_serializing)]
+    pub password: Option<String>,
+    pub attributes: Map<String, Value>,
+}
+
+impl Default for UserDto {
+    fn default() -> Self {
+        UserDto {
+            id: 0,
+            name: String::new(),
+            login: None,
+            email: String::new(),
+            phone: None,
+            readonly: false,
+            administrator: false,
+            map: None,
+            latitude: 0.0,
+            longitude: 0.0,
+            zoom: 0,
+            twelve_hour_format: false,
+            coordinate_format: None,
+            disabled: false,
+            expiration_time: None,
+            device_limit: -1,
+            user_limit: 0,
+            device_readonly: false,
+            limit_commands: false,
+            disable_reports: false,
+            fixed_email: false,
+            poi_layer: None,
+            totp_key: None,
+            temporary: false,
+            password: None,
+            attributes: Map::new(),
+        }
+    }
+}
+
+impl From<&User> for UserDto {
+    fn from(user: &User) -> Self {
+        UserDto {
+            id: user.id,
+            name: user.name.clone(),
+            email: user.email.clone(),
+            phone: user.phone.clone(),
+            readonly: user.readonly,
+            administrator: user.administrator,
+            disabled: user.disabled,
+            expiration_time: user.expiration_time.map(iso8601),
+            device_limit: user.device_limit,
+            user_limit: user.user_limit,
+            device_readonly: user.device_readonly,
+            limit_commands: user.limit_commands,
+            attributes: attributes_out(&user.attributes),
+            ..UserDto::default()
+        }
+    }
+}
+
+impl UserDto {
+    /// The stored fields this object sets (validated).
+    pub fn fields(&self) -> ApiResult<UserFields> {
+        let email = non_empty("email", &self.email, 128)?;
+        if !email.contains('@') && email != "admin" {
+            return Err(ApiError::bad("email: not an email address"));
+        }
+        let name = if self.name.trim().is_empty() {
+            email.clone()
+        } else {
+            non_empty("name", &self.name, 128)?
+        };
+        if self.device_limit < -1 || self.user_limit < -1 {
+            return Err(ApiError::bad(
+                "deviceLimit and userLimit must be -1 or more",
+            ));
+        }
+        Ok(UserFields {
+            name,
+            email,
+            phone: optional_text("phone", &self.phone, 64)?,
+            administrator: self.administrator,
+            readonly: self.readonly,
+            device_readonly: self.device_readonly,
+            limit_commands: self.limit_commands,
+            disabled: self.disabled,
+            expiration_time: optional_time("expirationTime", &self.expiration_time)?,
+            device_limit: self.device_limit,
+            user_limit: self.user_limit,
+            attributes: attributes_in(&self.attributes),
+        })
+    }
+}
+
+/// `/api/devices` objects.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeviceDto {
+    pub id: i64,
+    pub name: String,
+    pub unique_id: String,
+    pub status: String,
+    pub disabled: bool,
+    pub last_update: Option<String>,
+    pub position_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub phone: Option<String>,
+    pub model: Option<String>,
+    pub contact: Option<String>,
+    pub category: Option<String>,
+    pub calendar_id: Option<i64>,
+    pub expiration_time: Option<String>,
+    pub attributes: Map<String, Value>,
+}
+
+/// Live state of a device, from the listeners and the store.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeviceState {
+    /// Connected now (or reported recently over UDP).
+    pub online: bool,
+    /// Receive time of the latest position.
+    pub last_update: Option<Timestamp>,
+    /// Id of the latest position.
+    pub position_id: Option<i64>,
+}
+
+impl DeviceDto {
+    /// The JSON of a device in its current state.
+    pub fn new(device: &Device, state: DeviceState) -> Self {
+        let status = if state.online {
+            "online"
+        } else if state.last_update.is_some() {
+            "offline"
+        } else {
+            "unknown"
+        };
+        DeviceDto {
+            id: device.id,
+            name: device.name.clone(),
+            unique_id: device.unique_id.clone(),
+            status: status.to_owned(),
+            disabled: device.disabled,
+            last_update: state.last_update.map(iso8601),
+            position_id: state.position_id,
+            group_id: device.group_id,
+            phone: device.phone.clone(),
+            model: device.model.clone(),
+            contact: device.contact.clone(),
+            category: device.category.clone(),
+            calendar_id: None,
+            expiration_time: device.expiration_time.map(iso8601),
+            attributes: attributes_out(&device.attributes),
+        }
+    }
+
+    /// The stored fields this object sets (validated).
+    pub fn fields(&self) -> ApiResult<DeviceFields> {
+        Ok(DeviceFields {
+            name: non_empty("name", &self.name, 128)?,
+            unique_id: non_empty("uniqueId", &self.unique_id, 64)?,
+            group_id: self.group_id.filter(|id| *id != 0),
+            phone: optional_text("phone", &self.phone, 64)?,
+            model: optional_text("model", &self.model, 128)?,
+            contact: optional_text("contact", &self.contact, 512)?,
+            category: optional_text("category", &self.category, 128)?,
+            disabled: self.disabled,
+            expiration_time: optional_time("expirationTime", &self.expiration_time)?,
+            attributes: attributes_in(&self.attributes),
+        })
+    }
+}
+
+/// `/api/groups` objects.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GroupDto {
+    pub id: i64,
+    pub name: String,
+    pub group_id: Option<i64>,
+    pub attributes: Map<String, Value>,
+}
+
+impl From<&Group> for GroupDto {
+    fn from(group: &Group) -> Self {
+        GroupDto {
+            id: group.id,
+            name: group.name.clone(),
+            group_id: group.group_id,
+            attributes: attributes_out(&group.attributes),
+        }
+    }
+}
+
+impl GroupDto {
+    /// The stored fields this object sets (validated).
+    pub fn fields(&self) -> ApiResult<GroupFields> {
+        Ok(GroupFields {
+            name: non_empty("name", &self.name, 128)?,
+            group_id: self.group_id.filter(|id| *id != 0),
+            attributes: attributes_in(&self.attributes),
+        })
+    }
+}
+
+/// `/api/geofences` objects.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GeofenceDto {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub area: String,
+    pub calendar_id: Option<i64>,
+    pub attributes: Map<String, Value>,
+}
+
+impl From<&Geofence> for GeofenceDto {
+    fn from(geofence: &Geofence) -> Self {
+        GeofenceDto {
+            id: geofence.id,
+            name: geofence.name.clone(),
+            description: geofence.description.clone(),
+            area: geofence.area.clone(),
+            calendar_id: geofence.calendar_id,
+            attributes: attributes_out(&geofence.attributes),
+        }
+    }
+}
+
+impl GeofenceDto {
+    /// The stored fields this object sets (validated).
+    pub fn fields(&self) -> ApiResult<GeofenceFields> {
+        let area = non_empty("area", &self.area, 65_536)?;
+        let shape = area
+            .split('(')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_uppercase();
+        if !matches!(shape.as_str(), "CIRCLE" | "POLYGON" | "LINESTRING") {
+            return Err(ApiError::bad(
+                "area: expected WKT CIRCLE (lat lon, radius), POLYGON ((...)) or LINESTRING (...)",
+            ));
+        }
+        Ok(GeofenceFields {
+            name: non_empty("name", &self.name, 128)?,
+            description: optional_text("description", &self.description, 512)?,
+            area,
+            calendar_id: self.calendar_id.filter(|id| *id != 0),
+            attributes: attributes_in(&self.attributes),
+        })
+    }
+}
+
+/// `/api/events` and `/api/reports/events` objects.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDto {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub event_time: String,
+    pub device_id: i64,
+    pub position_id: i64,
+    pub geofence_id: i64,
+    pub maintenance_id: i64,
+    pub attributes: Map<String, Value>,
+}
+
+impl From<&Event> for EventDto {
+    fn from(event: &Event) -> Self {
+        EventDto {
+            id: event.id,
+            event_type: event.event_type.clone(),
+            event_time: iso8601(event.event_time),
+            device_id: event.device_id,
+            position_id: event.position_id.unwrap_or(0),
+            geofence_id: event.geofence_id.unwrap_or(0),
+            maintenance_id: event.maintenance_id.unwrap_or(0),
+            attributes: attributes_out(&event.attributes),
+        }
+    }
+}
+
+/// `/api/permissions` body: exactly two ids, naming one link.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PermissionDto {
+    pub user_id: Option<i64>,
+    pub device_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub geofence_id: Option<i64>,
+    pub managed_user_id: Option<i64>,
+}
+
+impl PermissionDto {
+    /// The link this body names.
+    pub fn link(&self) -> ApiResult<Link> {
+        let link = match (
+            self.user_id,
+            self.device_id,
+            self.group_id,
+            self.geofence_id,
+            self.managed_user_id,
+        ) {
+            (Some(u), Some(d), None, None, None) => Link::UserDevice(u, d),
+            (Some(u), None, Some(g), None, None) => Link::UserGroup(u, g),
+            (Some(u), None, None, Some(f), None) => Link::UserGeofence(u, f),
+            (Some(u), None, None, None, Some(m)) => Link::UserManagedUser(u, m),
+            (None, Some(d), None, Some(f), None) => Link::DeviceGeofence(d, f),
+            (None, None, Some(g), Some(f), None) => Link::GroupGeofence(g, f),
+            _ => {
+                return Err(ApiError::bad(
+                    "permission: give exactly two of userId, deviceId, groupId, geofenceId, managedUserId in a supported pair",
+                ))
+            }
+        };
+        Ok(link)
+    }
+}

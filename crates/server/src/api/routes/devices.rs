@@ -1,0 +1,148 @@
+//! `/api/devices`: the devices the caller may see; create, change, delete.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::Json;
+use trackd_model::{Device, Link};
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::extract::{ApiJson, Params, PathId};
+use crate::api::objects::DeviceDto;
+use crate::auth::Caller;
+use crate::server::Shared;
+
+pub(crate) async fn list(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    params: Params,
+) -> ApiResult<Json<Vec<DeviceDto>>> {
+    let ids = params.ids("id")?;
+    let unique_ids: Vec<&str> = params
+        .0
+        .iter()
+        .filter(|(k, _)| k == "uniqueId")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    // `all=true` lets an administrator list every device; for anyone else
+    // the scope already is everything they may see.
+    let _all = params.flag("all")?;
+    let of_user = params.id("userId")?;
+    let mut devices: Vec<Device> = shared
+        .store
+        .devices()
+        .await?
+        .into_iter()
+        .filter(|device| caller.scope.device(device.id))
+        .filter(|device| ids.is_empty() || ids.contains(&device.id))
+        .filter(|device| unique_ids.is_empty() || unique_ids.contains(&device.unique_id.as_str()))
+        .collect();
+    if let Some(user_id) = of_user {
+        if !caller.scope.user(user_id) {
+            return Err(ApiError::NotFound);
+        }
+        let theirs = shared.store.permitted(user_id).await?.devices;
+        devices.retain(|device| theirs.contains(&device.id));
+    }
+    let mut out = Vec::with_capacity(devices.len());
+    for device in &devices {
+        out.push(DeviceDto::new(
+            device,
+            shared.device_state(device.id).await?,
+        ));
+    }
+    Ok(Json(out))
+}
+
+pub(crate) async fn get_one(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> ApiResult<Json<DeviceDto>> {
+    if !caller.scope.device(id) {
+        return Err(ApiError::NotFound);
+    }
+    let device = shared.store.device(id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(DeviceDto::new(
+        &device,
+        shared.device_state(id).await?,
+    )))
+}
+
+pub(crate) async fn create(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<DeviceDto>,
+) -> ApiResult<Json<DeviceDto>> {
+    caller.require_device_writable()?;
+    let fields = body.fields()?;
+    if let Some(group_id) = fields.group_id {
+        if !caller.scope.group(group_id) {
+            return Err(ApiError::bad("groupId: no such group"));
+        }
+    }
+    if let Some(count) = caller.scope.device_count() {
+        let limit = caller.user.device_limit;
+        if limit >= 0 && count >= limit as usize {
+            return Err(ApiError::forbidden("device limit reached"));
+        }
+    }
+    let device = shared.store.create_device(fields).await?;
+    if !caller.is_admin() {
+        shared
+            .store
+            .link(Link::UserDevice(caller.user.id, device.id))
+            .await?;
+    }
+    shared.registry.forget(&device.unique_id);
+    tracing::info!(by = caller.user.id, device_id = device.id, "device created");
+    Ok(Json(DeviceDto::new(
+        &device,
+        shared.device_state(device.id).await?,
+    )))
+}
+
+pub(crate) async fn update(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    PathId(id): PathId,
+    ApiJson(body): ApiJson<DeviceDto>,
+) -> ApiResult<Json<DeviceDto>> {
+    if !caller.scope.device(id) {
+        return Err(ApiError::NotFound);
+    }
+    caller.require_device_writable()?;
+    if body.id != 0 && body.id != id {
+        return Err(ApiError::bad("id in the body differs from the path"));
+    }
+    let fields = body.fields()?;
+    if let Some(group_id) = fields.group_id {
+        if !caller.scope.group(group_id) {
+            return Err(ApiError::bad("groupId: no such group"));
+        }
+    }
+    let before = shared.store.device(id).await?.ok_or(ApiError::NotFound)?;
+    let device = shared.store.update_device(id, fields).await?;
+    shared.registry.forget(&before.unique_id);
+    shared.registry.forget(&device.unique_id);
+    Ok(Json(DeviceDto::new(
+        &device,
+        shared.device_state(id).await?,
+    )))
+}
+
+pub(crate) async fn delete(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> ApiResult<Response> {
+    if !caller.scope.device(id) {
+        return Err(ApiError::NotFound);
+    }
+    caller.require_device_writable()?;
+    let device = shared.store.device(id).await?.ok_or(ApiError::NotFound)?;
+    shared.store.delete_device(id).await?;
+    shared.registry.forget(&device.unique_id);
+    Ok(super::deleted())
+}

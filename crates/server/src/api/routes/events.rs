@@ -1,0 +1,43 @@
+//! `/api/events/{id}` and `/api/reports/events`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::extract::{Params, PathId};
+use crate::api::objects::EventDto;
+use crate::auth::Caller;
+use crate::server::Shared;
+
+pub(crate) async fn get_one(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> ApiResult<Json<EventDto>> {
+    let event = shared.store.event(id).await?.ok_or(ApiError::NotFound)?;
+    if !caller.scope.device(event.device_id) {
+        return Err(ApiError::NotFound);
+    }
+    Ok(Json(EventDto::from(&event)))
+}
+
+pub(crate) async fn report(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    params: Params,
+) -> ApiResult<Json<Vec<EventDto>>> {
+    let (from, to) = params.range()?;
+    let devices = super::positions::requested_devices(&shared, &caller, &params).await?;
+    let types: Vec<String> = params
+        .0
+        .iter()
+        .filter(|(k, _)| k == "type")
+        .map(|(_, v)| v.clone())
+        .filter(|t| t != "allEvents")
+        .collect();
+    let types = (!types.is_empty()).then_some(types.as_slice());
+    let events = shared.store.events(&devices, types, from, to).await?;
+    Ok(Json(events.iter().map(EventDto::from).collect()))
+}

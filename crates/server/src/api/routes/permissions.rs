@@ -1,0 +1,64 @@
+//! `/api/permissions`: link and unlink users to devices, groups, geofences
+//! and managed users. The caller must see both sides and may only link
+//! users it manages (or itself).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+use trackd_model::Link;
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::extract::ApiJson;
+use crate::api::objects::PermissionDto;
+use crate::auth::Caller;
+use crate::server::Shared;
+
+fn authorize(caller: &Caller, link: Link) -> ApiResult<()> {
+    caller.require_writable()?;
+    let scope = &caller.scope;
+    let user_ok = |user_id| scope.user(user_id);
+    let visible = match link {
+        Link::UserDevice(u, d) => user_ok(u) && scope.device(d),
+        Link::UserGroup(u, g) => user_ok(u) && scope.group(g),
+        Link::UserGeofence(u, f) => user_ok(u) && scope.geofence(f),
+        Link::UserManagedUser(u, m) => {
+            if !caller.is_admin() && !caller.user.is_manager() {
+                return Err(ApiError::forbidden("only managers link managed users"));
+            }
+            user_ok(u) && scope.manages(m) && u != m
+        }
+        Link::DeviceGeofence(d, f) => scope.device(d) && scope.geofence(f),
+        Link::GroupGeofence(g, f) => scope.group(g) && scope.geofence(f),
+    };
+    if !visible {
+        return Err(ApiError::NotFound);
+    }
+    // Handing a device to another user changes what that user may do with it.
+    if matches!(link, Link::UserDevice(..) | Link::DeviceGeofence(..)) {
+        caller.require_device_writable()?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn create(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<PermissionDto>,
+) -> ApiResult<Response> {
+    let link = body.link()?;
+    authorize(&caller, link)?;
+    shared.store.link(link).await?;
+    Ok(super::deleted())
+}
+
+pub(crate) async fn delete(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<PermissionDto>,
+) -> ApiResult<Response> {
+    let link = body.link()?;
+    authorize(&caller, link)?;
+    shared.store.unlink(link).await?;
+    Ok(super::deleted())
+}

@@ -1,0 +1,145 @@
+//! `/api/positions` and `/api/reports/route`: positions of visible devices.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use trackd_model::{DeviceId, StoredPosition};
+
+use crate::api::dto::PositionDto;
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::extract::Params;
+use crate::auth::Caller;
+use crate::server::Shared;
+
+/// Positions one request may return at most; ask for shorter ranges.
+const MAX_POSITIONS: usize = 500_000;
+
+pub(crate) async fn list(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    params: Params,
+) -> ApiResult<Json<Vec<PositionDto>>> {
+    let ids = params.ids("id")?;
+    if !ids.is_empty() {
+        let mut out = Vec::new();
+        for id in ids {
+            let device_id = StoredPosition::device_of_id(id);
+            if !caller.scope.device(device_id) {
+                continue;
+            }
+            if let Some(position) = shared.store.position_by_id(id).await? {
+                out.push(PositionDto::stored(&position));
+            }
+        }
+        return Ok(Json(out));
+    }
+    let device_id = params.id("deviceId")?;
+    let from = params.time("from")?;
+    let to = params.time("to")?;
+    match (device_id, from, to) {
+        (Some(device_id), Some(_), Some(_)) => {
+            let (from, to) = params.range()?;
+            if !caller.scope.device(device_id) {
+                return Err(ApiError::NotFound);
+            }
+            let positions = shared.store.positions(device_id, from, to).await?;
+            if positions.len() > MAX_POSITIONS {
+                return Err(ApiError::bad(format!(
+                    "more than {MAX_POSITIONS} positions in that range: ask for a shorter one"
+                )));
+            }
+            Ok(Json(positions.iter().map(PositionDto::stored).collect()))
+        }
+        (_, Some(_), None) | (_, None, Some(_)) => Err(ApiError::bad("give both from and to")),
+        (None, Some(_), Some(_)) => Err(ApiError::bad("deviceId is required with from and to")),
+        (Some(device_id), None, None) => {
+            if !caller.scope.device(device_id) {
+                return Err(ApiError::NotFound);
+            }
+            let latest = shared.store.latest_position(device_id).await?;
+            Ok(Json(latest.iter().map(PositionDto::stored).collect()))
+        }
+        (None, None, None) => {
+            let mut out = Vec::new();
+            for device in shared.store.devices().await? {
+                if !caller.scope.device(device.id) {
+                    continue;
+                }
+                if let Some(latest) = shared.store.latest_position(device.id).await? {
+                    out.push(PositionDto::stored(&latest));
+                }
+            }
+            Ok(Json(out))
+        }
+    }
+}
+
+/// Devices named by repeated `deviceId` and `groupId` (with subgroups),
+/// every one of them visible to the caller.
+pub(crate) async fn requested_devices(
+    shared: &Shared,
+    caller: &Caller,
+    params: &Params,
+) -> ApiResult<Vec<DeviceId>> {
+    let mut devices = params.ids("deviceId")?;
+    let group_ids = params.ids("groupId")?;
+    if !group_ids.is_empty() {
+        for group_id in &group_ids {
+            if !caller.scope.group(*group_id) {
+                return Err(ApiError::NotFound);
+            }
+        }
+        let groups = shared.store.groups().await?;
+        let mut wanted: Vec<i64> = group_ids.clone();
+        // Walk down the group tree; bounded by the number of groups.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for group in &groups {
+                if let Some(parent) = group.group_id {
+                    if wanted.contains(&parent) && !wanted.contains(&group.id) {
+                        wanted.push(group.id);
+                        changed = true;
+                    }
+                }
+            }
+        }
+        for device in shared.store.devices().await? {
+            if device.group_id.is_some_and(|g| wanted.contains(&g))
+                && caller.scope.device(device.id)
+            {
+                devices.push(device.id);
+            }
+        }
+    }
+    devices.sort_unstable();
+    devices.dedup();
+    if devices.iter().any(|id| !caller.scope.device(*id)) {
+        return Err(ApiError::NotFound);
+    }
+    if devices.is_empty() {
+        return Err(ApiError::bad("give at least one deviceId or groupId"));
+    }
+    Ok(devices)
+}
+
+pub(crate) async fn route_report(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    params: Params,
+) -> ApiResult<Json<Vec<PositionDto>>> {
+    let (from, to) = params.range()?;
+    let devices = requested_devices(&shared, &caller, &params).await?;
+    let mut out = Vec::new();
+    for device_id in devices {
+        let positions = shared.store.positions(device_id, from, to).await?;
+        if out.len() + positions.len() > MAX_POSITIONS {
+            return Err(ApiError::bad(format!(
+                "more than {MAX_POSITIONS} positions in that range: ask for a shorter one"
+            )));
+        }
+        out.extend(positions.iter().map(PositionDto::stored));
+    }
+    Ok(Json(out))
+}

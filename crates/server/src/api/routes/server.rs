@@ -1,0 +1,85 @@
+//! `/api/server`: server-wide settings; anyone may read them (clients need
+//! them before logging in), only administrators change them.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{Map, Value};
+use trackd_model::JsonObject;
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::extract::ApiJson;
+use crate::auth::Caller;
+use crate::server::Shared;
+
+/// Keys trackd always answers with, whatever is stored.
+fn with_defaults(stored: Map<String, Value>) -> Map<String, Value> {
+    let mut server = serde_json::json!({
+        "id": 1,
+        "registration": false,
+        "readonly": false,
+        "deviceReadonly": false,
+        "limitCommands": false,
+        "disableReports": false,
+        "map": null,
+        "bingKey": null,
+        "mapUrl": null,
+        "overlayUrl": null,
+        "latitude": 0.0,
+        "longitude": 0.0,
+        "zoom": 0,
+        "twelveHourFormat": false,
+        "forceSettings": false,
+        "coordinateFormat": null,
+        "poiLayer": null,
+        "announcement": null,
+        "emailEnabled": false,
+        "geocoderEnabled": false,
+        "textEnabled": false,
+        "storageSpace": null,
+        "newServer": false,
+        "openIdEnabled": false,
+        "openIdForce": false,
+        "attributes": {},
+    });
+    if let Some(object) = server.as_object_mut() {
+        for (key, value) in stored {
+            if key != "id" && key != "version" {
+                object.insert(key, value);
+            }
+        }
+        object.insert(
+            "version".into(),
+            Value::String(env!("CARGO_PKG_VERSION").into()),
+        );
+        if !object.get("attributes").is_some_and(Value::is_object) {
+            object.insert("attributes".into(), Value::Object(Map::new()));
+        }
+        return object.clone();
+    }
+    Map::new()
+}
+
+pub(crate) async fn get(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Map<String, Value>>> {
+    let stored = shared.store.server_settings().await?;
+    let stored: Map<String, Value> = serde_json::from_str(stored.as_str()).unwrap_or_default();
+    Ok(Json(with_defaults(stored)))
+}
+
+pub(crate) async fn put(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> ApiResult<Json<Map<String, Value>>> {
+    caller.require_admin()?;
+    if body.get("attributes").is_some_and(|a| !a.is_object()) {
+        return Err(ApiError::bad("attributes must be an object"));
+    }
+    let merged = with_defaults(body);
+    shared
+        .store
+        .set_server_settings(JsonObject(Value::Object(merged.clone()).to_string()))
+        .await?;
+    Ok(Json(merged))
+}

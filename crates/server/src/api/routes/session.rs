@@ -1,0 +1,137 @@
+//! `/api/session`: log in (form email + password, or `?token=`), who am I,
+//! log out; `/api/session/token`: issue an API token.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::header::{ACCEPT, CONTENT_TYPE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use trackd_model::{Timestamp, User};
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::extract::{ApiForm, Params};
+use crate::api::objects::{parse_time, UserDto};
+use crate::auth::{new_secret, secret_hash, Caller, SESSION_COOKIE};
+use crate::listener::now_millis;
+use crate::server::Shared;
+
+/// Sessions last this long.
+const SESSION_LIFETIME_MS: i64 = 30 * 24 * 3600 * 1000;
+
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    email: String,
+    password: String,
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(now_millis())
+}
+
+async fn start_session(shared: &Shared, user: &User) -> ApiResult<Response> {
+    let secret = new_secret();
+    let expires = Timestamp::from_millis(now_millis() + SESSION_LIFETIME_MS);
+    shared
+        .store
+        .create_session(user.id, &secret_hash(&secret), expires)
+        .await?;
+    let cookie = format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax");
+    let mut response = Json(UserDto::from(user)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+pub(crate) async fn create(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiForm(form): ApiForm<LoginForm>,
+) -> ApiResult<Response> {
+    let address = Some(peer.ip());
+    let user = crate::auth::login(&shared, form.email.trim(), &form.password, address).await?;
+    start_session(&shared, &user).await
+}
+
+pub(crate) async fn get(
+    State(shared): State<Arc<Shared>>,
+    params: Params,
+    caller: Option<Caller>,
+) -> ApiResult<Response> {
+    if let Some(token) = params.get("token") {
+        let user = shared
+            .store
+            .user_by_token(&secret_hash(token), now())
+            .await?
+            .filter(|user| user.may_log_in(now()))
+            .ok_or_else(|| ApiError::Unauthorized("invalid or expired token".into()))?;
+        return start_session(&shared, &user).await;
+    }
+    match caller {
+        Some(caller) => Ok(Json(UserDto::from(&caller.user)).into_response()),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+pub(crate) async fn delete(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(secret) = crate::auth::cookie_value(&headers, SESSION_COOKIE) {
+        if let Err(err) = shared.store.delete_session(&secret_hash(secret)).await {
+            tracing::error!(%err, "deleting session");
+        }
+    }
+    let mut response = super::deleted();
+    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    if let Ok(value) = HeaderValue::from_str(&expired) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct TokenForm {
+    expiration: Option<String>,
+}
+
+pub(crate) async fn create_token(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiForm(form): ApiForm<TokenForm>,
+) -> ApiResult<Response> {
+    caller.require_writable()?;
+    let expires = match form.expiration.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => {
+            let expires = parse_time("expiration", text)?;
+            if expires <= now() {
+                return Err(ApiError::bad("expiration is in the past"));
+            }
+            Some(expires)
+        }
+    };
+    let token = new_secret();
+    shared
+        .store
+        .create_token(caller.user.id, &secret_hash(&token), expires)
+        .await?;
+    tracing::info!(user_id = caller.user.id, "api token created");
+    let wants_json = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json"));
+    if wants_json {
+        Ok(Json(token).into_response())
+    } else {
+        // Traccar answers the bare token as text.
+        let mut response = token.into_response();
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        Ok(response)
+    }
+}

@@ -1,0 +1,130 @@
+//! `/api/socket`: Traccar's WebSocket. On connect the client gets the
+//! latest positions of its devices; then `{"devices":[...]}`,
+//! `{"positions":[...]}` and `{"events":[...]}` as they change, only for
+//! devices in the caller's scope.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::api::dto::PositionDto;
+use crate::api::objects::{DeviceDto, EventDto};
+use crate::auth::Caller;
+use crate::live::LiveUpdate;
+use crate::server::Shared;
+
+/// A client that cannot take a message within this time is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest message accepted from a client.
+const MAX_CLIENT_MESSAGE: usize = 4096;
+
+pub(crate) async fn upgrade(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, shared, caller))
+}
+
+async fn send(socket: &mut WebSocket, value: serde_json::Value) -> bool {
+    let text = value.to_string();
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn initial_positions(shared: &Shared, caller: &Caller) -> Vec<PositionDto> {
+    let Ok(devices) = shared.store.devices().await else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for device in devices.iter().filter(|d| caller.scope.device(d.id)) {
+        if let Ok(Some(latest)) = shared.store.latest_position(device.id).await {
+            out.push(PositionDto::stored(&latest));
+        }
+    }
+    out
+}
+
+async fn serve(mut socket: WebSocket, shared: Arc<Shared>, caller: Caller) {
+    // Subscribe first so nothing committed after the snapshot is missed.
+    let mut updates = shared.live.subscribe();
+    let initial = initial_positions(&shared, &caller).await;
+    if !initial.is_empty() && !send(&mut socket, json!({ "positions": initial })).await {
+        return;
+    }
+    loop {
+        tokio::select! {
+            update = updates.recv() => {
+                let update = match update {
+                    Ok(update) => update,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::info!(user_id = caller.user.id, missed, "websocket client too slow, dropped");
+                        let _ = socket.send(Message::Close(None)).await;
+                        return;
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                if let Some(message) = render(&shared, &caller, &update).await {
+                    if !send(&mut socket, message).await {
+                        return;
+                    }
+                }
+            }
+            incoming = socket.recv() => {
+                match incoming {
+                    Some(Ok(Message::Ping(payload))) => {
+                        if socket.send(Message::Pong(payload)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    // Clients send keep-alive text; nothing to answer.
+                    Some(Ok(_)) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn render(
+    shared: &Shared,
+    caller: &Caller,
+    update: &LiveUpdate,
+) -> Option<serde_json::Value> {
+    match update {
+        LiveUpdate::Positions {
+            device_id,
+            positions,
+        } => {
+            if !caller.scope.device(*device_id) {
+                return None;
+            }
+            let positions: Vec<PositionDto> = positions.iter().map(PositionDto::stored).collect();
+            let device = shared.store.device(*device_id).await.ok().flatten()?;
+            let state = shared.device_state(*device_id).await.ok()?;
+            Some(json!({ "devices": [DeviceDto::new(&device, state)], "positions": positions }))
+        }
+        LiveUpdate::DeviceStatus(device_id) => {
+            if !caller.scope.device(*device_id) {
+                return None;
+            }
+            let device = shared.store.device(*device_id).await.ok().flatten()?;
+            let state = shared.device_state(*device_id).await.ok()?;
+            Some(json!({ "devices": [DeviceDto::new(&device, state)] }))
+        }
+        LiveUpdate::Event(event) => {
+            if !caller.scope.device(event.device_id) {
+                return None;
+            }
+            Some(json!({ "events": [EventDto::from(event)] }))
+        }
+    }
+}

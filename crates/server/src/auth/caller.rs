@@ -1,0 +1,283 @@
+//! The authenticated caller of an API request.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use trackd_model::{Timestamp, User};
+
+use super::{secret_hash, verify_password, Scope};
+use crate::api::error::{ApiError, ApiResult};
+use crate::server::Shared;
+
+/// Name of the session cookie, as Traccar's clients expect it.
+pub const SESSION_COOKIE: &str = "JSESSIONID";
+
+/// How long a verified HTTP Basic credential is remembered, so clients that
+/// send Basic auth on every request do not pay for Argon2 every time.
+const BASIC_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// An authenticated user and what it may see.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The user.
+    pub user: User,
+    /// What the user may see.
+    pub scope: Scope,
+}
+
+impl Caller {
+    /// Refuses read-only users.
+    pub fn require_writable(&self) -> ApiResult<()> {
+        if self.user.readonly && !self.user.administrator {
+            return Err(ApiError::forbidden("read-only user"));
+        }
+        Ok(())
+    }
+
+    /// Refuses users who may not change devices.
+    pub fn require_device_writable(&self) -> ApiResult<()> {
+        self.require_writable()?;
+        if self.user.device_readonly && !self.user.administrator {
+            return Err(ApiError::forbidden("user may not change devices"));
+        }
+        Ok(())
+    }
+
+    /// Refuses everyone but administrators.
+    pub fn require_admin(&self) -> ApiResult<()> {
+        if self.user.administrator {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("administrator only"))
+        }
+    }
+
+    /// Whether the caller is an administrator.
+    pub fn is_admin(&self) -> bool {
+        self.user.administrator
+    }
+}
+
+/// The peer address, when the server was started with connect info.
+pub(crate) fn peer_ip(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+/// The value of one cookie in the request.
+pub(crate) fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    cookie_value(&parts.headers, name)
+}
+
+/// The value of one cookie in these headers.
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(crate::listener::now_millis())
+}
+
+/// Checks an email and password, counting failures against the account and
+/// the address. Logs failures (never the password).
+pub(crate) async fn login_with_password(
+    shared: &Shared,
+    email: &str,
+    password: &str,
+    address: Option<IpAddr>,
+) -> ApiResult<User> {
+    if !shared.logins.allowed(email, address) {
+        tracing::info!(email, ?address, "login refused: too many failures");
+        return Err(ApiError::TooManyRequests);
+    }
+    let user = shared.store.user_by_email(email).await?;
+    let hash = match &user {
+        Some(user) => shared.store.user_password_hash(user.id).await?,
+        None => None,
+    };
+    let password = password.to_owned();
+    // Verify even for unknown users so timing does not reveal accounts.
+    let hash_for_check = hash.clone().unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash_for_check))
+        .await
+        .unwrap_or(false);
+    match user {
+        Some(user) if matches && hash.is_some() => {
+            if !user.may_log_in(now()) {
+                tracing::info!(
+                    email,
+                    ?address,
+                    "login refused: account disabled or expired"
+                );
+                return Err(ApiError::Unauthorized("account disabled or expired".into()));
+            }
+            Ok(user)
+        }
+        _ => {
+            shared.logins.failed(email, address);
+            tracing::info!(email, ?address, "login failed");
+            Err(ApiError::Unauthorized("wrong email or password".into()))
+        }
+    }
+}
+
+/// An Argon2id hash of a random string, checked against when the account
+/// does not exist.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Kq9o7rN1Y3b3nGmZ0xQyF7vJm2m8gk3Lq7m0x8w3fA";
+
+async fn authenticate(parts: &Parts, shared: &Shared) -> ApiResult<User> {
+    let now = now();
+    if let Some(session) = cookie(parts, SESSION_COOKIE) {
+        if let Some(user) = shared
+            .store
+            .user_by_session(&secret_hash(session), now)
+            .await?
+        {
+            return check_active(user, now);
+        }
+    }
+    let Some(header) = parts.headers.get(AUTHORIZATION) else {
+        return Err(ApiError::Unauthorized("authentication required".into()));
+    };
+    let header = header
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("malformed authorization header".into()))?;
+    if let Some(token) = strip_scheme(header, "Bearer") {
+        return match shared.store.user_by_token(&secret_hash(token), now).await? {
+            Some(user) => check_active(user, now),
+            None => Err(ApiError::Unauthorized("invalid or expired token".into())),
+        };
+    }
+    if let Some(encoded) = strip_scheme(header, "Basic") {
+        let (email, password) = decode_basic(encoded)
+            .ok_or_else(|| ApiError::Unauthorized("malformed basic credentials".into()))?;
+        let cache_key = secret_hash(&format!("{email}\u{0}{password}"));
+        if let Some(user_id) = shared.basic.get(&cache_key, BASIC_CACHE_TTL) {
+            if let Some(user) = shared.store.user(user_id).await? {
+                return check_active(user, now);
+            }
+        }
+        let user = login_with_password(shared, &email, &password, peer_ip(parts)).await?;
+        shared.basic.put(cache_key, user.id);
+        return Ok(user);
+    }
+    Err(ApiError::Unauthorized(
+        "unsupported authorization scheme".into(),
+    ))
+}
+
+fn check_active(user: User, now: Timestamp) -> ApiResult<User> {
+    if user.may_log_in(now) {
+        Ok(user)
+    } else {
+        Err(ApiError::Unauthorized("account disabled or expired".into()))
+    }
+}
+
+fn strip_scheme<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
+    let (given, rest) = header.split_once(' ')?;
+    given.eq_ignore_ascii_case(scheme).then(|| rest.trim())
+}
+
+fn decode_basic(encoded: &str) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (email, password) = text.split_once(':')?;
+    Some((email.to_owned(), password.to_owned()))
+}
+
+impl FromRequestParts<Arc<Shared>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> ApiResult<Caller> {
+        let user = authenticate(parts, shared).await?;
+        let scope = Scope::resolve(&shared.store, &user).await?;
+        Ok(Caller { user, scope })
+    }
+}
+
+impl OptionalFromRequestParts<Arc<Shared>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        shared: &Arc<Shared>,
+    ) -> ApiResult<Option<Caller>> {
+        match <Caller as FromRequestParts<Arc<Shared>>>::from_request_parts(parts, shared).await {
+            Ok(caller) => Ok(Some(caller)),
+            Err(ApiError::Unauthorized(_)) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+/// Remembers verified Basic credentials for a short time.
+#[derive(Default)]
+pub(crate) struct BasicCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (i64, Instant)>>,
+}
+
+impl BasicCache {
+    pub(crate) fn get(&self, key: &str, ttl: Duration) -> Option<i64> {
+        let entries = self.entries.lock().ok()?;
+        let (user_id, at) = entries.get(key)?;
+        (at.elapsed() < ttl).then_some(*user_id)
+    }
+
+    pub(crate) fn put(&self, key: String, user_id: i64) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() > 10_000 {
+                entries.clear();
+            }
+            entries.insert(key, (user_id, Instant::now()));
+        }
+    }
+
+    /// Forgets everything (after a password change).
+    pub(crate) fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_decode() {
+        // "a@b.c:pa:ss" — the password may contain colons.
+        let (email, password) = decode_basic("YUBiLmM6cGE6c3M=").unwrap();
+        assert_eq!(email, "a@b.c");
+        assert_eq!(password, "pa:ss");
+        assert!(decode_basic("!!!").is_none());
+        assert_eq!(strip_scheme("bearer abc", "Bearer"), Some("abc"));
+        assert_eq!(strip_scheme("Basic abc", "Bearer"), None);
+    }
+
+    #[test]
+    fn dummy_hash_is_a_real_argon2_hash() {
+        // Otherwise unknown accounts would answer faster than known ones.
+        assert!(argon2::PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(!verify_password("anything", DUMMY_HASH));
+    }
+}
