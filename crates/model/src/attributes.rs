@@ -4,8 +4,6 @@
 //! can encode them in a byte; protocol-specific numbered elements are
 //! `Io(id)`; anything else is a free string.
 
-use smallvec::SmallVec;
-
 macro_rules! known_keys {
     ($($variant:ident = $code:literal => $name:literal,)*) => {
         /// An attribute key Traccar clients know by name.
@@ -405,12 +403,43 @@ const TAG_SIDE: u8 = 4;
 /// One attribute in 16 bytes: the packed key, a value tag, the decimal
 /// scale and a payload (bool, integer, decimal mantissa, f64 bits, or the
 /// side-table index of a string or byte string).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Entry {
     payload: u64,
-    key: u32,
-    tag: u8,
-    scale: u8,
+    /// `key | tag << 32 | scale << 40`: one word, so an entry is written
+    /// with two plain stores.
+    meta: u64,
+}
+
+impl Entry {
+    #[inline(always)]
+    fn new(key: u32, tag: u8, scale: u8, payload: u64) -> Entry {
+        Entry {
+            payload,
+            meta: u64::from(key) | u64::from(tag) << 32 | u64::from(scale) << 40,
+        }
+    }
+
+    #[inline(always)]
+    fn key(&self) -> u32 {
+        self.meta as u32
+    }
+
+    #[inline(always)]
+    fn tag(&self) -> u8 {
+        (self.meta >> 32) as u8
+    }
+
+    #[inline(always)]
+    fn scale(&self) -> u8 {
+        (self.meta >> 40) as u8
+    }
+
+    /// The same key with another value.
+    #[inline(always)]
+    fn with_value(self, tag: u8, scale: u8, payload: u64) -> Entry {
+        Entry::new(self.key(), tag, scale, payload)
+    }
 }
 
 /// What does not fit in an [`Entry`]: custom key names, strings, bytes.
@@ -437,14 +466,26 @@ fn other_key(index: usize) -> u32 {
     OTHER_KEY | (index as u32 & !OTHER_KEY)
 }
 
+/// Entries stored in the map itself.
+const INLINE: usize = 16;
+
+/// What does not fit inline: entries after the first [`INLINE`], and the
+/// side table.
+#[derive(Clone, Debug, Default)]
+struct Spill {
+    tail: Vec<Entry>,
+    side: Vec<Blob>,
+}
+
 /// The attribute map of a position, in insertion order. Entries are 16
 /// bytes and the first 16 are inline, so a typical record does not
-/// allocate; strings, bytes and custom key names live in a side table that
-/// is only allocated when a record has one.
+/// allocate; later entries, strings, bytes and custom key names live in a
+/// spill area that is only allocated when a record needs one.
 #[derive(Clone, Default)]
 pub struct Attributes {
-    entries: SmallVec<[Entry; 16]>,
-    side: Vec<Blob>,
+    head: [Entry; INLINE],
+    len: usize,
+    spill: Option<Box<Spill>>,
 }
 
 impl Attributes {
@@ -474,36 +515,89 @@ impl Attributes {
             AttrKey::Other(name) => other_key(self.push_side(Blob::Str(name))),
         };
         let (tag, scale, payload) = self.compact_value(value);
-        self.entries.push(Entry {
-            payload,
-            key,
-            tag,
-            scale,
-        });
+        let entry = Entry::new(key, tag, scale, payload);
+        match self.head.get_mut(self.len) {
+            Some(slot) => *slot = entry,
+            None => self.push_tail(entry),
+        }
+        self.len += 1;
+    }
+
+    /// Appends past the inline entries (out of line: rare).
+    #[inline(never)]
+    fn push_tail(&mut self, entry: Entry) {
+        self.spill.get_or_insert_with(Box::default).tail.push(entry);
+    }
+
+    /// The entries, inline ones first.
+    #[inline]
+    fn entries(&self) -> (&[Entry], &[Entry]) {
+        let head = self.head.get(..self.len).unwrap_or(&self.head);
+        let tail = self.spill.as_deref().map_or(&[][..], |spill| &spill.tail);
+        (head, tail)
+    }
+
+    /// The entry at `index`.
+    #[inline]
+    fn entry(&self, index: usize) -> Option<&Entry> {
+        let (head, tail) = self.entries();
+        match head.get(index) {
+            Some(entry) => Some(entry),
+            None => tail.get(index - head.len()),
+        }
+    }
+
+    /// The entry at `index`, mutably.
+    fn entry_mut(&mut self, index: usize) -> Option<&mut Entry> {
+        if index < INLINE {
+            return self.head.get_mut(index).filter(|_| index < self.len);
+        }
+        self.spill.as_deref_mut()?.tail.get_mut(index - INLINE)
+    }
+
+    /// The side table.
+    #[inline]
+    fn side(&self) -> &[Blob] {
+        self.spill.as_deref().map_or(&[], |spill| &spill.side)
     }
 
     /// The value of `key`, if set.
     pub fn get<'k>(&self, key: impl Into<AttrKeyRef<'k>>) -> Option<AttrValueRef<'_>> {
         let index = self.position(key.into())?;
-        self.entries.get(index).map(|entry| self.value_of(entry))
+        self.entry(index).map(|entry| self.value_of(entry))
     }
 
     /// The value of a known key, if set.
     #[inline]
     pub fn get_known(&self, key: KnownKey) -> Option<AttrValueRef<'_>> {
         let code = u32::from(key as u8);
-        self.entries
-            .iter()
-            .find(|entry| entry.key == code)
+        let (head, tail) = self.entries();
+        head.iter()
+            .chain(tail)
+            .find(|entry| entry.key() == code)
             .map(|entry| self.value_of(entry))
     }
 
     /// Removes `key` and returns its value.
     pub fn remove<'k>(&mut self, key: impl Into<AttrKeyRef<'k>>) -> Option<AttrValue> {
         let index = self.position(key.into())?;
-        let entry = self.entries.remove(index);
-        let value_slot = (entry.tag == TAG_SIDE).then_some(entry.payload as usize);
-        let key_slot = (entry.key & OTHER_KEY != 0).then_some((entry.key & !OTHER_KEY) as usize);
+        let entry = *self.entry(index)?;
+        for i in index + 1..self.len {
+            if let Some(next) = self.entry(i).copied() {
+                if let Some(place) = self.entry_mut(i - 1) {
+                    *place = next;
+                }
+            }
+        }
+        if self.len > INLINE {
+            if let Some(spill) = self.spill.as_deref_mut() {
+                spill.tail.pop();
+            }
+        }
+        self.len -= 1;
+        let value_slot = (entry.tag() == TAG_SIDE).then_some(entry.payload as usize);
+        let key_slot =
+            (entry.key() & OTHER_KEY != 0).then_some((entry.key() & !OTHER_KEY) as usize);
         // Free the higher slot first so the lower one keeps its index.
         let mut value_blob = None;
         let mut slots = [value_slot, key_slot];
@@ -514,7 +608,7 @@ impl Attributes {
                 value_blob = blob;
             }
         }
-        Some(match entry.tag {
+        Some(match entry.tag() {
             TAG_SIDE => match value_blob {
                 Some(Blob::Str(s)) => AttrValue::Str(s),
                 Some(Blob::Bytes(b)) => AttrValue::Bytes(b),
@@ -527,8 +621,10 @@ impl Attributes {
     /// Entries in insertion order.
     #[inline]
     pub fn iter(&self) -> Iter<'_> {
+        let (head, tail) = self.entries();
         Iter {
-            entries: self.entries.iter(),
+            head: head.iter(),
+            tail: tail.iter(),
             attributes: self,
         }
     }
@@ -536,23 +632,27 @@ impl Attributes {
     /// Number of entries.
     #[inline]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     /// Whether there are no entries.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
     /// The index of `key` in insertion order.
     #[inline]
     fn position(&self, key: AttrKeyRef<'_>) -> Option<usize> {
+        let (head, tail) = self.entries();
         match inline_key(&key) {
-            Some(code) => self.entries.iter().position(|entry| entry.key == code),
-            None => self
-                .entries
+            Some(code) => head
                 .iter()
+                .chain(tail)
+                .position(|entry| entry.key() == code),
+            None => head
+                .iter()
+                .chain(tail)
                 .position(|entry| self.key_of(entry) == key),
         }
     }
@@ -574,17 +674,18 @@ impl Attributes {
     /// most records have no strings).
     #[inline(never)]
     fn push_side(&mut self, blob: Blob) -> usize {
-        self.side.push(blob);
-        self.side.len() - 1
+        let side = &mut self.spill.get_or_insert_with(Box::default).side;
+        side.push(blob);
+        side.len() - 1
     }
 
     /// Replaces the value of the entry at `index`, reusing or freeing its
     /// side-table slot.
     fn replace_value(&mut self, index: usize, value: AttrValue) {
-        let Some(old) = self.entries.get(index).copied() else {
+        let Some(old) = self.entry(index).copied() else {
             return;
         };
-        if old.tag == TAG_SIDE {
+        if old.tag() == TAG_SIDE {
             let slot = old.payload as usize;
             let blob = match value {
                 AttrValue::Str(s) => Some(Blob::Str(s)),
@@ -592,44 +693,41 @@ impl Attributes {
                 scalar => {
                     self.release(slot);
                     let (tag, scale, payload) = self.compact_value(scalar);
-                    if let Some(entry) = self.entries.get_mut(index) {
-                        *entry = Entry {
-                            payload,
-                            tag,
-                            scale,
-                            ..*entry
-                        };
+                    if let Some(entry) = self.entry_mut(index) {
+                        *entry = entry.with_value(tag, scale, payload);
                     }
                     None
                 }
             };
-            if let (Some(blob), Some(place)) = (blob, self.side.get_mut(slot)) {
+            let place = self
+                .spill
+                .as_deref_mut()
+                .and_then(|spill| spill.side.get_mut(slot));
+            if let (Some(blob), Some(place)) = (blob, place) {
                 *place = blob;
             }
             return;
         }
         let (tag, scale, payload) = self.compact_value(value);
-        if let Some(entry) = self.entries.get_mut(index) {
-            *entry = Entry {
-                payload,
-                tag,
-                scale,
-                ..*entry
-            };
+        if let Some(entry) = self.entry_mut(index) {
+            *entry = entry.with_value(tag, scale, payload);
         }
     }
 
     /// Removes side-table slot `slot` and renumbers the slots after it.
     fn release(&mut self, slot: usize) -> Option<Blob> {
-        if slot >= self.side.len() {
+        let spill = self.spill.as_deref_mut()?;
+        if slot >= spill.side.len() {
             return None;
         }
-        let blob = self.side.remove(slot);
-        for entry in &mut self.entries {
-            if entry.key & OTHER_KEY != 0 && (entry.key & !OTHER_KEY) as usize > slot {
-                entry.key -= 1;
+        let blob = spill.side.remove(slot);
+        let live = self.len.min(INLINE);
+        let head = self.head.get_mut(..live).unwrap_or_default();
+        for entry in head.iter_mut().chain(spill.tail.iter_mut()) {
+            if entry.key() & OTHER_KEY != 0 && (entry.key() & !OTHER_KEY) as usize > slot {
+                entry.meta -= 1;
             }
-            if entry.tag == TAG_SIDE && entry.payload as usize > slot {
+            if entry.tag() == TAG_SIDE && entry.payload as usize > slot {
                 entry.payload -= 1;
             }
         }
@@ -639,16 +737,16 @@ impl Attributes {
     /// The key of an entry.
     #[inline]
     fn key_of(&self, entry: &Entry) -> AttrKeyRef<'_> {
-        if entry.key & OTHER_KEY != 0 {
-            match self.side.get((entry.key & !OTHER_KEY) as usize) {
+        if entry.key() & OTHER_KEY != 0 {
+            match self.side().get((entry.key() & !OTHER_KEY) as usize) {
                 Some(Blob::Str(name)) => AttrKeyRef::Other(name),
                 // Unreachable: custom key slots always hold a string.
                 Some(Blob::Bytes(_)) | None => AttrKeyRef::Other(""),
             }
-        } else if entry.key & IO_KEY != 0 {
-            AttrKeyRef::Io(entry.key as u16)
+        } else if entry.key() & IO_KEY != 0 {
+            AttrKeyRef::Io(entry.key() as u16)
         } else {
-            match KnownKey::from_code(entry.key as u8) {
+            match KnownKey::from_code(entry.key() as u8) {
                 Some(known) => AttrKeyRef::Known(known),
                 // Unreachable: known codes come from a `KnownKey`.
                 None => AttrKeyRef::Other(""),
@@ -659,15 +757,15 @@ impl Attributes {
     /// The value of an entry.
     #[inline]
     fn value_of(&self, entry: &Entry) -> AttrValueRef<'_> {
-        match entry.tag {
+        match entry.tag() {
             TAG_BOOL => AttrValueRef::Bool(entry.payload != 0),
             TAG_INT => AttrValueRef::Int(entry.payload as i64),
             TAG_DECIMAL => AttrValueRef::Decimal {
                 raw: entry.payload as i64,
-                scale: entry.scale,
+                scale: entry.scale(),
             },
             TAG_FLOAT => AttrValueRef::Float(f64::from_bits(entry.payload)),
-            _ => match self.side.get(entry.payload as usize) {
+            _ => match self.side().get(entry.payload as usize) {
                 Some(Blob::Str(s)) => AttrValueRef::Str(s),
                 Some(Blob::Bytes(b)) => AttrValueRef::Bytes(b),
                 // Unreachable: side values always have a slot.
@@ -679,12 +777,12 @@ impl Attributes {
 
 /// The owned value of an entry that is not in the side table.
 fn scalar_value(entry: &Entry) -> AttrValue {
-    match entry.tag {
+    match entry.tag() {
         TAG_BOOL => AttrValue::Bool(entry.payload != 0),
         TAG_INT => AttrValue::Int(entry.payload as i64),
         TAG_DECIMAL => AttrValue::Decimal {
             raw: entry.payload as i64,
-            scale: entry.scale,
+            scale: entry.scale(),
         },
         _ => AttrValue::Float(f64::from_bits(entry.payload)),
     }
@@ -705,8 +803,19 @@ impl std::fmt::Debug for Attributes {
 /// The entries of an [`Attributes`], in insertion order.
 #[derive(Clone)]
 pub struct Iter<'a> {
-    entries: std::slice::Iter<'a, Entry>,
+    head: std::slice::Iter<'a, Entry>,
+    tail: std::slice::Iter<'a, Entry>,
     attributes: &'a Attributes,
+}
+
+impl<'a> Iter<'a> {
+    #[inline]
+    fn view(&self, entry: &Entry) -> (AttrKeyRef<'a>, AttrValueRef<'a>) {
+        (
+            self.attributes.key_of(entry),
+            self.attributes.value_of(entry),
+        )
+    }
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -714,36 +823,40 @@ impl<'a> Iterator for Iter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let entry = self.entries.next()?;
-        Some((
-            self.attributes.key_of(entry),
-            self.attributes.value_of(entry),
-        ))
+        let entry = match self.head.next() {
+            Some(entry) => entry,
+            None => self.tail.next()?,
+        };
+        Some(self.view(entry))
     }
 
     #[inline]
     fn nth(&mut self, n: usize) -> Option<Self::Item> {
-        let entry = self.entries.nth(n)?;
-        Some((
-            self.attributes.key_of(entry),
-            self.attributes.value_of(entry),
-        ))
+        let in_head = self.head.len();
+        let entry = if n < in_head {
+            self.head.nth(n)?
+        } else {
+            self.head.nth(in_head);
+            self.tail.nth(n - in_head)?
+        };
+        Some(self.view(entry))
     }
 
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.entries.size_hint()
+        let len = self.head.len() + self.tail.len();
+        (len, Some(len))
     }
 }
 
 impl DoubleEndedIterator for Iter<'_> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
-        let entry = self.entries.next_back()?;
-        Some((
-            self.attributes.key_of(entry),
-            self.attributes.value_of(entry),
-        ))
+        let entry = match self.tail.next_back() {
+            Some(entry) => entry,
+            None => self.head.next_back()?,
+        };
+        Some(self.view(entry))
     }
 }
 
@@ -887,12 +1000,45 @@ mod tests {
         model.pop();
         assert_eq!(owned(&a), model);
         assert_eq!(a.remove(KnownKey::Sat), None);
-        assert_eq!(a.side.len(), 2);
+        assert_eq!(a.side().len(), 2);
         let mut b = Attributes::new();
         for (k, v) in model.iter().rev() {
             b.push(k.clone(), v.clone());
         }
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn more_than_inline_entries() {
+        let mut a = Attributes::new();
+        let mut model = Vec::new();
+        for id in 0..40u16 {
+            let value = if id % 7 == 0 {
+                AttrValue::Str(format!("s{id}").into())
+            } else {
+                AttrValue::Int(i64::from(id))
+            };
+            a.push(AttrKey::Io(id), value.clone());
+            model.push((AttrKey::Io(id), value));
+        }
+        a.set(AttrKey::Io(30), AttrValue::Bool(true));
+        model[30].1 = AttrValue::Bool(true);
+        assert_eq!(owned(&a), model);
+        for id in [3u16, 14, 15, 16, 17, 35, 0] {
+            let index = model.iter().position(|(k, _)| *k == AttrKey::Io(id));
+            let expected = index.map(|i| model.remove(i).1);
+            assert_eq!(a.remove(&AttrKey::Io(id)), expected);
+            assert_eq!(owned(&a), model);
+            assert_eq!(a.len(), model.len());
+        }
+        assert_eq!(a.iter().len(), model.len());
+        assert_eq!(
+            a.iter().nth(20).map(|(k, _)| k.to_key()),
+            Some(model[20].0.clone())
+        );
+        assert_eq!(a.iter().rev().count(), model.len());
+        let rebuilt: Attributes = model.into_iter().collect();
+        assert_eq!(rebuilt, a);
     }
 
     #[test]

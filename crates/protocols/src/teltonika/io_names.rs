@@ -68,13 +68,19 @@ fn set_known(position: &mut Position, key: KnownKey, value: AttrValue) {
 /// Sets an attribute whose key only this element id produces: when the id
 /// is new in the record (`fresh`) the key cannot be present yet, so it is
 /// appended without the duplicate scan.
-#[inline]
+#[inline(always)]
 fn put(position: &mut Position, fresh: bool, key: AttrKey, value: AttrValue) {
     if fresh {
         position.attributes.push(key, value);
     } else {
-        set(position, key, value);
+        set_again(position, key, value);
     }
+}
+
+/// [`set`] for an element id seen before in the record (rare; out of line).
+#[inline(never)]
+fn set_again(position: &mut Position, key: AttrKey, value: AttrValue) {
+    set(position, key, value);
 }
 
 /// Adds an alarm; Traccar joins several with commas.
@@ -146,30 +152,55 @@ pub(crate) fn name_fixed<const W: usize>(
 #[inline(always)]
 fn generic<const W: usize>(position: &mut Position, id: u16, bytes: u64, fresh: bool) -> bool {
     use KnownKey as K;
-    let (key, value) = match id {
+    // Each arm stores its own attribute, so the value's variant is known
+    // where it is packed.
+    match id {
         1..=4 => {
             let Some(v) = first::<W>(bytes, 1) else {
                 return false;
             };
             let key = [K::In1, K::In2, K::In3, K::In4][usize::from(id - 1)];
-            (key, AttrValue::Bool(v > 0))
+            put(position, fresh, AttrKey::Known(key), AttrValue::Bool(v > 0));
         }
-        16 => (K::Odometer, int(first_or!(bytes, 4))),
+        16 => put(
+            position,
+            fresh,
+            AttrKey::Known(K::Odometer),
+            int(first_or!(bytes, 4)),
+        ),
         17..=19 => {
             let v = first_or!(bytes, 2) as u16 as i16;
-            (
-                [K::AxisX, K::AxisY, K::AxisZ][usize::from(id - 17)],
+            let key = [K::AxisX, K::AxisY, K::AxisZ][usize::from(id - 17)];
+            put(
+                position,
+                fresh,
+                AttrKey::Known(key),
                 AttrValue::Int(v.into()),
-            )
+            );
         }
-        21 => (K::Rssi, int(first_or!(bytes, 1))),
+        21 => put(
+            position,
+            fresh,
+            AttrKey::Known(K::Rssi),
+            int(first_or!(bytes, 1)),
+        ),
         25..=28 => {
             let v = first_or!(bytes, 2) as u16 as i16;
             let key = [K::BleTemp1, K::BleTemp2, K::BleTemp3, K::BleTemp4][usize::from(id - 25)];
-            (key, decimal(v.into(), 2))
+            put(position, fresh, AttrKey::Known(key), decimal(v.into(), 2));
         }
-        66 => (K::Power, decimal(first_or!(bytes, 2) as i64, 3)),
-        67 => (K::Battery, decimal(first_or!(bytes, 2) as i64, 3)),
+        66 => put(
+            position,
+            fresh,
+            AttrKey::Known(K::Power),
+            decimal(first_or!(bytes, 2) as i64, 3),
+        ),
+        67 => put(
+            position,
+            fresh,
+            AttrKey::Known(K::Battery),
+            decimal(first_or!(bytes, 2) as i64, 3),
+        ),
         78 => {
             // The first eight bytes, read little-endian.
             let v = first_or!(bytes, 8).swap_bytes();
@@ -181,34 +212,68 @@ fn generic<const W: usize>(position: &mut Position, id: u16, bytes: u64, fresh: 
                     AttrValue::Str(text.into_boxed_str()),
                 );
             }
-            return true;
         }
-        179 => (K::Out1, AttrValue::Bool(first_or!(bytes, 1) > 0)),
-        180 => (K::Out2, AttrValue::Bool(first_or!(bytes, 1) > 0)),
-        181 => (K::Pdop, decimal(first_or!(bytes, 2) as i64, 1)),
-        182 => (K::Hdop, decimal(first_or!(bytes, 2) as i64, 1)),
-        199 => (K::TripOdometer, int(first_or!(bytes, 4))),
+        179 => put(
+            position,
+            fresh,
+            AttrKey::Known(K::Out1),
+            AttrValue::Bool(first_or!(bytes, 1) > 0),
+        ),
+        180 => put(
+            position,
+            fresh,
+            AttrKey::Known(K::Out2),
+            AttrValue::Bool(first_or!(bytes, 1) > 0),
+        ),
+        181 => put(
+            position,
+            fresh,
+            AttrKey::Known(K::Pdop),
+            decimal(first_or!(bytes, 2) as i64, 1),
+        ),
+        182 => put(
+            position,
+            fresh,
+            AttrKey::Known(K::Hdop),
+            decimal(first_or!(bytes, 2) as i64, 1),
+        ),
+        199 => put(
+            position,
+            fresh,
+            AttrKey::Known(K::TripOdometer),
+            int(first_or!(bytes, 4)),
+        ),
         236 => {
             if first_or!(bytes, 1) > 0 {
                 add_alarm(position, "general");
             }
-            return true;
         }
-        239 => (K::Ignition, AttrValue::Bool(first_or!(bytes, 1) > 0)),
-        240 => (K::Motion, AttrValue::Bool(first_or!(bytes, 1) > 0)),
-        241 => (K::Operator, int(first_or!(bytes, 4))),
-        253 => {
-            match first_or!(bytes, 1) {
-                1 => add_alarm(position, "hardAcceleration"),
-                2 => add_alarm(position, "hardBraking"),
-                3 => add_alarm(position, "hardCornering"),
-                _ => {}
-            }
-            return true;
-        }
+        239 => put(
+            position,
+            fresh,
+            AttrKey::Known(K::Ignition),
+            AttrValue::Bool(first_or!(bytes, 1) > 0),
+        ),
+        240 => put(
+            position,
+            fresh,
+            AttrKey::Known(K::Motion),
+            AttrValue::Bool(first_or!(bytes, 1) > 0),
+        ),
+        241 => put(
+            position,
+            fresh,
+            AttrKey::Known(K::Operator),
+            int(first_or!(bytes, 4)),
+        ),
+        253 => match first_or!(bytes, 1) {
+            1 => add_alarm(position, "hardAcceleration"),
+            2 => add_alarm(position, "hardBraking"),
+            3 => add_alarm(position, "hardCornering"),
+            _ => {}
+        },
         _ => return false,
-    };
-    put(position, fresh, AttrKey::Known(key), value);
+    }
     true
 }
 

@@ -30,6 +30,8 @@ pub(crate) struct PositionVisitor {
     /// Element ids (mod 256) seen in the current record: an unseen id
     /// cannot have set its attribute yet, so it is appended without a scan.
     seen: [u64; 4],
+    /// An empty position, cloned to start each record.
+    template: Position,
 }
 
 impl PositionVisitor {
@@ -37,6 +39,7 @@ impl PositionVisitor {
         PositionVisitor {
             namer,
             seen: [0; 4],
+            template: Position::default(),
         }
     }
 
@@ -59,7 +62,9 @@ impl RecordVisitor for PositionVisitor {
     fn begin(&mut self, h: &RecordHeader, _io_hint: usize, records: &mut Vec<Position>) {
         self.seen = [0; 4];
         let time = Timestamp::from_millis(i64::try_from(h.timestamp_ms).unwrap_or(i64::MAX));
-        records.resize_with(records.len() + 1, Position::default);
+        // Cloned in place from a template: pushing a fresh default would
+        // build it on the stack and copy it.
+        records.extend_from_slice(std::slice::from_ref(&self.template));
         let Some(position) = records.last_mut() else {
             return;
         };
