@@ -7,7 +7,7 @@ use serde_json::{Map, Number, Value};
 use trackd_model::{mps_to_knots, AttrValueRef, Attributes, Position, StoredPosition, Timestamp};
 
 /// A position as Traccar's API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PositionDto {
     /// Position id (absent for positions that were only decoded, not stored).
@@ -43,6 +43,7 @@ pub struct PositionDto {
     /// Degrees.
     pub course: f64,
     /// Everything else, never null.
+    #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
 }
 

@@ -71,9 +71,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The body of every error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What was wrong, in one line.
+    pub error: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(serde_json::json!({ "error": self.to_string() }));
+        let body = Json(ErrorBody {
+            error: self.to_string(),
+        });
         (self.status(), body).into_response()
     }
 }

@@ -12,8 +12,10 @@ mod routes;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::server::Shared;
 use routes::{
@@ -24,57 +26,78 @@ use routes::{
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    // Routes and the OpenAPI document come from the same registrations, so
+    // the document cannot drift from what is served.
+    let (router, openapi) = OpenApiRouter::with_openapi(base_document())
+        .routes(routes!(server::get, server::put))
+        .routes(routes!(session::get, session::create, session::delete))
+        .routes(routes!(session::create_token))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get_one, users::update, users::delete))
+        .routes(routes!(devices::list, devices::create))
+        .routes(routes!(devices::get_one, devices::update, devices::delete))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::get_one, groups::update, groups::delete))
+        .routes(routes!(geofences::list, geofences::create))
+        .routes(routes!(
+            geofences::get_one,
+            geofences::update,
+            geofences::delete
+        ))
+        .routes(routes!(permissions::create, permissions::delete))
+        .routes(routes!(positions::list))
+        .routes(routes!(events::get_one))
+        .routes(routes!(events::report))
+        .routes(routes!(positions::route_report))
+        .routes(routes!(socket::upgrade))
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    router
         .route("/api/health", get(health))
-        .route("/api/server", get(server::get).put(server::put))
         .route(
-            "/api/session",
-            get(session::get)
-                .post(session::create)
-                .delete(session::delete),
+            "/api/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move { Json(openapi.as_ref().clone()) }
+            }),
         )
-        .route("/api/session/token", post(session::create_token))
-        .route("/api/users", get(users::list).post(users::create))
-        .route(
-            "/api/users/{id}",
-            get(users::get_one).put(users::update).delete(users::delete),
-        )
-        .route("/api/devices", get(devices::list).post(devices::create))
-        .route(
-            "/api/devices/{id}",
-            get(devices::get_one)
-                .put(devices::update)
-                .delete(devices::delete),
-        )
-        .route("/api/groups", get(groups::list).post(groups::create))
-        .route(
-            "/api/groups/{id}",
-            get(groups::get_one)
-                .put(groups::update)
-                .delete(groups::delete),
-        )
-        .route(
-            "/api/geofences",
-            get(geofences::list).post(geofences::create),
-        )
-        .route(
-            "/api/geofences/{id}",
-            get(geofences::get_one)
-                .put(geofences::update)
-                .delete(geofences::delete),
-        )
-        .route(
-            "/api/permissions",
-            post(permissions::create).delete(permissions::delete),
-        )
-        .route("/api/positions", get(positions::list))
-        .route("/api/events/{id}", get(events::get_one))
-        .route("/api/reports/events", get(events::report))
-        .route("/api/reports/route", get(positions::route_report))
-        .route("/api/socket", get(socket::upgrade))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
+}
+
+/// Title, version and the three ways to authenticate.
+fn base_document() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{
+        ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+    };
+    use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApiBuilder};
+    let components = ComponentsBuilder::new()
+        .security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("JSESSIONID"))),
+        )
+        .security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        )
+        .security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        )
+        .build();
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("trackd")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Traccar-compatible REST API: speeds in knots, distances in metres, times ISO-8601.",
+                ))
+                .build(),
+        )
+        .components(Some(components))
+        .build()
 }
 
 async fn health() -> Json<serde_json::Value> {

@@ -63,7 +63,7 @@ fn optional_text(field: &str, text: &Option<String>, max: usize) -> ApiResult<Op
 }
 
 /// `/api/users` objects.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct UserDto {
     pub id: i64,
@@ -93,6 +93,7 @@ pub struct UserDto {
     /// Write-only: never serialized back.
     #[serde(skip_serializing)]
     pub password: Option<String>,
+    #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
 }
 
@@ -185,7 +186,7 @@ impl UserDto {
 }
 
 /// `/api/devices` objects.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct DeviceDto {
     pub id: i64,
@@ -202,6 +203,7 @@ pub struct DeviceDto {
     pub category: Option<String>,
     pub calendar_id: Option<i64>,
     pub expiration_time: Option<String>,
+    #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
 }
 
@@ -263,12 +265,13 @@ impl DeviceDto {
 }
 
 /// `/api/groups` objects.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct GroupDto {
     pub id: i64,
     pub name: String,
     pub group_id: Option<i64>,
+    #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
 }
 
@@ -295,7 +298,7 @@ impl GroupDto {
 }
 
 /// `/api/geofences` objects.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct GeofenceDto {
     pub id: i64,
@@ -303,6 +306,7 @@ pub struct GeofenceDto {
     pub description: Option<String>,
     pub area: String,
     pub calendar_id: Option<i64>,
+    #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
 }
 
@@ -345,7 +349,7 @@ impl GeofenceDto {
 }
 
 /// `/api/events` and `/api/reports/events` objects.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventDto {
     pub id: i64,
@@ -356,6 +360,7 @@ pub struct EventDto {
     pub position_id: i64,
     pub geofence_id: i64,
     pub maintenance_id: i64,
+    #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
 }
 
@@ -375,7 +380,7 @@ impl From<&Event> for EventDto {
 }
 
 /// `/api/permissions` body: exactly two ids, naming one link.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PermissionDto {
     pub user_id: Option<i64>,

@@ -7,12 +7,13 @@ use axum::response::Response;
 use axum::Json;
 use trackd_model::{Device, Link};
 
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{ApiJson, Params, PathId};
 use crate::api::objects::DeviceDto;
 use crate::auth::Caller;
 use crate::server::Shared;
 
+#[utoipa::path(get, path = "/api/devices", tag = "devices", params(("id" = Option<Vec<i64>>, Query), ("uniqueId" = Option<Vec<String>>, Query), ("all" = Option<bool>, Query), ("userId" = Option<i64>, Query)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [DeviceDto]), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -55,6 +56,7 @@ pub(crate) async fn list(
     Ok(Json(out))
 }
 
+#[utoipa::path(get, path = "/api/devices/{id}", tag = "devices", params(("id" = i64, Path)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = DeviceDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn get_one(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -70,6 +72,7 @@ pub(crate) async fn get_one(
     )))
 }
 
+#[utoipa::path(post, path = "/api/devices", tag = "devices", request_body = DeviceDto, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = DeviceDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 409, description = "conflicts with an existing object", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn create(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -103,6 +106,7 @@ pub(crate) async fn create(
     )))
 }
 
+#[utoipa::path(put, path = "/api/devices/{id}", tag = "devices", params(("id" = i64, Path)), request_body = DeviceDto, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = DeviceDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 409, description = "conflicts with an existing object", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn update(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -132,6 +136,7 @@ pub(crate) async fn update(
     )))
 }
 
+#[utoipa::path(delete, path = "/api/devices/{id}", tag = "devices", params(("id" = i64, Path)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 204, description = "deleted"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn delete(
     State(shared): State<Arc<Shared>>,
     caller: Caller,

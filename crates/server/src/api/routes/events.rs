@@ -5,12 +5,13 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{Params, PathId};
 use crate::api::objects::EventDto;
 use crate::auth::Caller;
 use crate::server::Shared;
 
+#[utoipa::path(get, path = "/api/events/{id}", tag = "events", params(("id" = i64, Path)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = EventDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn get_one(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -23,6 +24,7 @@ pub(crate) async fn get_one(
     Ok(Json(EventDto::from(&event)))
 }
 
+#[utoipa::path(get, path = "/api/reports/events", tag = "reports", params(("from" = String, Query, description = "ISO-8601"), ("to" = String, Query, description = "ISO-8601"), ("deviceId" = Option<Vec<i64>>, Query), ("groupId" = Option<Vec<i64>>, Query), ("type" = Option<Vec<String>>, Query)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [EventDto]), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn report(
     State(shared): State<Arc<Shared>>,
     caller: Caller,

@@ -7,12 +7,13 @@ use axum::response::Response;
 use axum::Json;
 use trackd_model::Link;
 
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{ApiJson, PathId};
 use crate::api::objects::GeofenceDto;
 use crate::auth::Caller;
 use crate::server::Shared;
 
+#[utoipa::path(get, path = "/api/geofences", tag = "geofences", security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [GeofenceDto]), (status = 401, description = "not authenticated", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -27,6 +28,7 @@ pub(crate) async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/api/geofences/{id}", tag = "geofences", params(("id" = i64, Path)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = GeofenceDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn get_one(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -39,6 +41,7 @@ pub(crate) async fn get_one(
     Ok(Json(GeofenceDto::from(&geofence)))
 }
 
+#[utoipa::path(post, path = "/api/geofences", tag = "geofences", request_body = GeofenceDto, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = GeofenceDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 409, description = "conflicts with an existing object", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn create(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -56,6 +59,7 @@ pub(crate) async fn create(
     Ok(Json(GeofenceDto::from(&geofence)))
 }
 
+#[utoipa::path(put, path = "/api/geofences/{id}", tag = "geofences", params(("id" = i64, Path)), request_body = GeofenceDto, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = GeofenceDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 409, description = "conflicts with an existing object", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn update(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -74,6 +78,7 @@ pub(crate) async fn update(
     Ok(Json(GeofenceDto::from(&geofence)))
 }
 
+#[utoipa::path(delete, path = "/api/geofences/{id}", tag = "geofences", params(("id" = i64, Path)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 204, description = "deleted"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn delete(
     State(shared): State<Arc<Shared>>,
     caller: Caller,

@@ -7,12 +7,13 @@ use axum::response::Response;
 use axum::Json;
 use trackd_model::{GroupFields, Link};
 
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{ApiJson, PathId};
 use crate::api::objects::GroupDto;
 use crate::auth::Caller;
 use crate::server::Shared;
 
+#[utoipa::path(get, path = "/api/groups", tag = "groups", security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [GroupDto]), (status = 401, description = "not authenticated", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -27,6 +28,7 @@ pub(crate) async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/api/groups/{id}", tag = "groups", params(("id" = i64, Path)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = GroupDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn get_one(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -46,6 +48,7 @@ fn check_parent(caller: &Caller, fields: &GroupFields) -> ApiResult<()> {
     }
 }
 
+#[utoipa::path(post, path = "/api/groups", tag = "groups", request_body = GroupDto, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = GroupDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 409, description = "conflicts with an existing object", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn create(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -64,6 +67,7 @@ pub(crate) async fn create(
     Ok(Json(GroupDto::from(&group)))
 }
 
+#[utoipa::path(put, path = "/api/groups/{id}", tag = "groups", params(("id" = i64, Path)), request_body = GroupDto, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = GroupDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 409, description = "conflicts with an existing object", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn update(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -83,6 +87,7 @@ pub(crate) async fn update(
     Ok(Json(GroupDto::from(&group)))
 }
 
+#[utoipa::path(delete, path = "/api/groups/{id}", tag = "groups", params(("id" = i64, Path)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 204, description = "deleted"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn delete(
     State(shared): State<Arc<Shared>>,
     caller: Caller,

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::Response;
 use trackd_model::Link;
 
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::ApiJson;
 use crate::api::objects::PermissionDto;
 use crate::auth::Caller;
@@ -41,6 +41,7 @@ fn authorize(caller: &Caller, link: Link) -> ApiResult<()> {
     Ok(())
 }
 
+#[utoipa::path(post, path = "/api/permissions", tag = "permissions", request_body = PermissionDto, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 204, description = "linked"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn create(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -52,6 +53,7 @@ pub(crate) async fn create(
     Ok(super::deleted())
 }
 
+#[utoipa::path(delete, path = "/api/permissions", tag = "permissions", request_body = PermissionDto, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 204, description = "unlinked"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn delete(
     State(shared): State<Arc<Shared>>,
     caller: Caller,

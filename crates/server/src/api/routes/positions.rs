@@ -7,7 +7,7 @@ use axum::Json;
 use trackd_model::{DeviceId, StoredPosition};
 
 use crate::api::dto::PositionDto;
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::Params;
 use crate::auth::Caller;
 use crate::server::Shared;
@@ -15,6 +15,7 @@ use crate::server::Shared;
 /// Positions one request may return at most; ask for shorter ranges.
 const MAX_POSITIONS: usize = 500_000;
 
+#[utoipa::path(get, path = "/api/positions", tag = "positions", params(("deviceId" = Option<i64>, Query), ("from" = Option<String>, Query, description = "ISO-8601"), ("to" = Option<String>, Query, description = "ISO-8601"), ("id" = Option<Vec<i64>>, Query)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [PositionDto]), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -124,6 +125,7 @@ pub(crate) async fn requested_devices(
     Ok(devices)
 }
 
+#[utoipa::path(get, path = "/api/reports/route", tag = "reports", params(("from" = String, Query, description = "ISO-8601"), ("to" = String, Query, description = "ISO-8601"), ("deviceId" = Option<Vec<i64>>, Query), ("groupId" = Option<Vec<i64>>, Query)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [PositionDto]), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn route_report(
     State(shared): State<Arc<Shared>>,
     caller: Caller,

@@ -8,7 +8,7 @@ use axum::Json;
 use serde_json::{Map, Value};
 use trackd_model::JsonObject;
 
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::ApiJson;
 use crate::auth::Caller;
 use crate::server::Shared;
@@ -61,12 +61,14 @@ fn with_defaults(stored: Map<String, Value>) -> Map<String, Value> {
     Map::new()
 }
 
+#[utoipa::path(get, path = "/api/server", tag = "server", responses((status = 200, description = "server settings", body = Object), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn get(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Map<String, Value>>> {
     let stored = shared.store.server_settings().await?;
     let stored: Map<String, Value> = serde_json::from_str(stored.as_str()).unwrap_or_default();
     Ok(Json(with_defaults(stored)))
 }
 
+#[utoipa::path(put, path = "/api/server", tag = "server", request_body = Object, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, description = "server settings", body = Object), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn put(
     State(shared): State<Arc<Shared>>,
     caller: Caller,

@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 use trackd_model::{Timestamp, User};
 
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{ApiForm, Params};
 use crate::api::objects::{parse_time, UserDto};
 use crate::auth::{new_secret, secret_hash, Caller, SESSION_COOKIE};
@@ -22,7 +22,7 @@ use crate::server::Shared;
 /// Sessions last this long.
 const SESSION_LIFETIME_MS: i64 = 30 * 24 * 3600 * 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct LoginForm {
     email: String,
     password: String,
@@ -47,6 +47,7 @@ async fn start_session(shared: &Shared, user: &User) -> ApiResult<Response> {
     Ok(response)
 }
 
+#[utoipa::path(post, path = "/api/session", tag = "session", request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "logged in; sets the JSESSIONID cookie", body = UserDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 429, description = "too many failed logins", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn create(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -57,6 +58,7 @@ pub(crate) async fn create(
     start_session(&shared, &user).await
 }
 
+#[utoipa::path(get, path = "/api/session", tag = "session", params(("token" = Option<String>, Query, description = "API token: log in with it")), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, description = "the logged-in user", body = UserDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn get(
     State(shared): State<Arc<Shared>>,
     params: Params,
@@ -77,6 +79,7 @@ pub(crate) async fn get(
     }
 }
 
+#[utoipa::path(delete, path = "/api/session", tag = "session", responses((status = 204, description = "logged out")))]
 pub(crate) async fn delete(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     if let Some(secret) = crate::auth::cookie_value(&headers, SESSION_COOKIE) {
         if let Err(err) = shared.store.delete_session(&secret_hash(secret)).await {
@@ -91,11 +94,12 @@ pub(crate) async fn delete(State(shared): State<Arc<Shared>>, headers: HeaderMap
     response
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub(crate) struct TokenForm {
     expiration: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/session/token", tag = "session", request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, description = "a new API token", body = String), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn create_token(
     State(shared): State<Arc<Shared>>,
     caller: Caller,

@@ -13,6 +13,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::dto::PositionDto;
+use crate::api::error::ErrorBody;
 use crate::api::objects::{DeviceDto, EventDto};
 use crate::auth::Caller;
 use crate::live::LiveUpdate;
@@ -23,6 +24,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest message accepted from a client.
 const MAX_CLIENT_MESSAGE: usize = 4096;
 
+#[utoipa::path(get, path = "/api/socket", tag = "socket", description = "WebSocket: pushes {\"devices\"}, {\"positions\"} and {\"events\"} objects for visible devices", security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 101, description = "switching to WebSocket"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn upgrade(
     State(shared): State<Arc<Shared>>,
     caller: Caller,

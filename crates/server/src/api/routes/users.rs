@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::Json;
 use trackd_model::{Link, User, UserFields};
 
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{ApiJson, Params, PathId};
 use crate::api::objects::UserDto;
 use crate::auth::{hash_password, Caller};
@@ -28,6 +28,7 @@ async fn hash(password: &str) -> ApiResult<String> {
         })
 }
 
+#[utoipa::path(get, path = "/api/users", tag = "users", params(("userId" = Option<i64>, Query, description = "users managed by this user")), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [UserDto]), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -50,6 +51,7 @@ pub(crate) async fn list(
     Ok(Json(visible))
 }
 
+#[utoipa::path(get, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = UserDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn get_one(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -62,6 +64,7 @@ pub(crate) async fn get_one(
     Ok(Json(UserDto::from(&user)))
 }
 
+#[utoipa::path(post, path = "/api/users", tag = "users", request_body = UserDto, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = UserDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 409, description = "conflicts with an existing object", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn create(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -111,6 +114,7 @@ fn restrict_for_manager(manager: &User, fields: &mut UserFields) {
     }
 }
 
+#[utoipa::path(put, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UserDto, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = UserDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 409, description = "conflicts with an existing object", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn update(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -150,6 +154,7 @@ pub(crate) async fn update(
     Ok(Json(UserDto::from(&user)))
 }
 
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 204, description = "deleted"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn delete(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
