@@ -62,6 +62,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             }),
         )
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(log_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
 }
@@ -102,6 +103,26 @@ fn base_document() -> utoipa::openapi::OpenApi {
 
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// One debug line per request: method, path, status, time. Never the query
+/// string or headers, which can carry tokens and passwords.
+async fn log_request(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::debug!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "http request"
+    );
+    response
 }
 
 async fn not_found() -> error::ApiError {
