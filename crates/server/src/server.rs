@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
-use trackd_model::{DeviceId, Position};
+use trackd_model::{DeviceId, Position, StoredPosition};
 use trackd_store::{Store, StoreError};
 
 use crate::api::objects::DeviceState;
@@ -32,16 +32,36 @@ const UDP_ONLINE_MS: i64 = 5 * 60 * 1000;
 
 impl Shared {
     /// Commits a device's records; when this returns Ok the device may be
-    /// acknowledged.
+    /// acknowledged. Returns the ids assigned to the records, in order (see
+    /// [`Store::append_positions`]), and publishes the committed positions
+    /// to the live bus when anyone listens.
     pub(crate) async fn ingest(
         &self,
         device_id: DeviceId,
         records: Vec<Position>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<i64>, StoreError> {
         if records.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        self.store.append_positions(device_id, records).await
+        // Copy the records only for a listener; the store consumes them.
+        let live = self.live.has_subscribers().then(|| records.clone());
+        let ids = self.store.append_positions(device_id, records).await?;
+        if let Some(records) = live {
+            let positions = ids
+                .iter()
+                .zip(records)
+                .map(|(&id, position)| StoredPosition {
+                    id,
+                    device_id,
+                    position,
+                })
+                .collect();
+            self.live.publish(LiveUpdate::Positions {
+                device_id,
+                positions,
+            });
+        }
+        Ok(ids)
     }
 
     /// Notes a device connection opening or closing.

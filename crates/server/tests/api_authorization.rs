@@ -101,11 +101,15 @@ async fn org(store: &Store, name: &str) -> Org {
         longitude: 25.3,
         ..Position::default()
     };
-    store
+    let ids = store
         .append_positions(device, vec![position])
         .await
         .unwrap();
-    let position = store.latest_position(device).await.unwrap().unwrap().id;
+    let position = ids[0];
+    assert_eq!(
+        store.latest_position(device).await.unwrap().unwrap().id,
+        position
+    );
     let event = store
         .insert_event(NewEvent {
             event_type: "deviceOnline".into(),

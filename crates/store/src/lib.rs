@@ -119,11 +119,20 @@ impl Store {
     }
 
     /// Returns only once the positions are durably committed (group commit across concurrent callers). Caller then ACKs the device.
+    ///
+    /// On success, the ids ([`StoredPosition::make_id`] of the device and a
+    /// per-device sequence number) assigned to `positions`, in input order:
+    /// unique, increasing within the call and greater than every id of an
+    /// earlier append to the device. Empty input writes nothing and returns an
+    /// empty `Vec`. A record that duplicates one already
+    /// stored (or an earlier one of the same call) still gets its own id
+    /// here; de-duplication hides it later, so [`Store::position_by_id`] and
+    /// the reads may not return it.
     pub async fn append_positions(
         &self,
         device_id: DeviceId,
         positions: Vec<Position>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<i64>, StoreError> {
         dispatch!(self.append_positions(device_id, positions))
     }
 

@@ -92,11 +92,13 @@ impl PgStore {
         &self,
         device_id: DeviceId,
         positions: Vec<Position>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<i64>, StoreError> {
         let writer = self.writer.as_ref().ok_or(StoreError::ReadOnly)?;
         if positions.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let n =
+            u32::try_from(positions.len()).map_err(|_| StoreError::SequenceExhausted(device_id))?;
         let records = positions.iter().map(positions::encode).collect();
         let (reply, response) = oneshot::channel();
         writer
@@ -106,7 +108,11 @@ impl PgStore {
                 reply,
             }))
             .map_err(|_| StoreError::Closed)?;
-        response.await.map_err(|_| StoreError::Closed)?
+        let seq_first = response.await.map_err(|_| StoreError::Closed)??;
+        // The writer checked that seq_first + n does not overflow.
+        Ok((0..n)
+            .map(|i| StoredPosition::make_id(device_id, seq_first + i))
+            .collect())
     }
 
     pub(crate) async fn positions(

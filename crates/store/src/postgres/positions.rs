@@ -32,7 +32,9 @@ pub(crate) fn encode(position: &Position) -> EncodedRecord {
 pub(crate) struct AppendRequest {
     pub(crate) device_id: DeviceId,
     pub(crate) records: Vec<EncodedRecord>,
-    pub(crate) reply: oneshot::Sender<Result<(), StoreError>>,
+    /// Resolved after the commit with the first of the consecutive
+    /// sequence numbers assigned to the records.
+    pub(crate) reply: oneshot::Sender<Result<u32, StoreError>>,
 }
 
 pub(crate) enum Command {
@@ -96,7 +98,7 @@ async fn commit_batch(pool: &PgPool, batch: Vec<AppendRequest>) {
 async fn write_batch(
     pool: &PgPool,
     batch: &[AppendRequest],
-) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+) -> Result<Vec<Result<u32, StoreError>>, StoreError> {
     let mut tx = pool.begin().await?;
     // Sequence numbers for every device in the batch, in id order so that
     // concurrent nodes lock the counters in the same order.
@@ -142,10 +144,13 @@ async fn write_batch(
             continue;
         };
         let end = *next + request.records.len() as i64;
-        if end > i64::from(u32::MAX) + 1 {
-            outcomes.push(Err(StoreError::SequenceExhausted(request.device_id)));
-            continue;
-        }
+        let first = match u32::try_from(*next) {
+            Ok(first) if end <= i64::from(u32::MAX) + 1 => first,
+            _ => {
+                outcomes.push(Err(StoreError::SequenceExhausted(request.device_id)));
+                continue;
+            }
+        };
         for record in &request.records {
             device_ids.push(request.device_id);
             fix_times.push(record.fix_time);
@@ -154,7 +159,7 @@ async fn write_batch(
             datas.push(record.data.as_slice());
             *next += 1;
         }
-        outcomes.push(Ok(()));
+        outcomes.push(Ok(first));
     }
     sqlx::query(
         "INSERT INTO positions (device_id, fix_time, digest, seq, data)

@@ -312,12 +312,12 @@ impl SqliteStore {
         &self,
         device_id: DeviceId,
         positions: Vec<Position>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<i64>, StoreError> {
         if self.inner.read_only {
             return Err(StoreError::ReadOnly);
         }
         if positions.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let n =
             u32::try_from(positions.len()).map_err(|_| StoreError::SequenceExhausted(device_id))?;
@@ -334,7 +334,11 @@ impl SqliteStore {
             latest_index: latest_index as u32,
             reply,
         }))?;
-        response.await.map_err(|_| StoreError::Closed)?
+        let seq_first = response.await.map_err(|_| StoreError::Closed)??;
+        // The writer checked that seq_first + n does not overflow.
+        Ok((0..n)
+            .map(|i| StoredPosition::make_id(device_id, seq_first + i))
+            .collect())
     }
 
     /// This device's uncompacted records as the readers must see them.

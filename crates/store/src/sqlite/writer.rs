@@ -35,7 +35,9 @@ pub(crate) struct AppendRequest {
     /// The quantized record with the greatest fix time, and its index.
     pub(crate) latest: Box<Position>,
     pub(crate) latest_index: u32,
-    pub(crate) reply: oneshot::Sender<Result<(), StoreError>>,
+    /// Resolved after the commit with the first of the `n` consecutive
+    /// sequence numbers assigned to the records.
+    pub(crate) reply: oneshot::Sender<Result<u32, StoreError>>,
 }
 
 pub(crate) type WriterFn = Box<dyn FnOnce(&mut Writer) + Send>;
@@ -291,7 +293,7 @@ impl Writer {
                         });
                         self.log_records += request.n as usize;
                         self.last_log_seq = log_seq;
-                        replies.push((request.reply, Ok(())));
+                        replies.push((request.reply, Ok(seq_first)));
                     }
                     Err(error) => replies.push((request.reply, Err(error))),
                 }

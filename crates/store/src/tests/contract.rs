@@ -291,6 +291,78 @@ pub(crate) async fn ids_stable_and_position_by_id(harness: &Harness) {
     store.close().await.unwrap();
 }
 
+/// The ids `append_positions` returns: one per input record, in input
+/// order, increasing, and each non-duplicate one finds its record.
+pub(crate) async fn append_returns_ids(harness: &Harness) {
+    let store = harness.open().await;
+    let device = new_device(&store, "appended-ids").await;
+    let other = new_device(&store, "appended-ids2").await;
+    assert_eq!(
+        store.append_positions(device, Vec::new()).await.unwrap(),
+        Vec::<i64>::new()
+    );
+
+    let check = |input: &[Position], ids: &[i64]| {
+        assert_eq!(ids.len(), input.len());
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        for id in ids {
+            assert_eq!(StoredPosition::device_of_id(*id), device);
+        }
+    };
+    // at(1) again within the call: a duplicate, with its own id.
+    let first_input = vec![at(5), at(1), at(7), at(1)];
+    let first = store
+        .append_positions(device, first_input.clone())
+        .await
+        .unwrap();
+    check(&first_input, &first);
+    store.append_positions(other, vec![at(5)]).await.unwrap();
+    // at(7) resent: a duplicate of a stored record, with its own id.
+    let second_input = vec![at(2), at(7), at(9)];
+    let second = store
+        .append_positions(device, second_input.clone())
+        .await
+        .unwrap();
+    check(&second_input, &second);
+    assert!(second[0] > *first.last().unwrap(), "{first:?} {second:?}");
+    let unique: HashSet<i64> = first.iter().chain(&second).copied().collect();
+    assert_eq!(unique.len(), first.len() + second.len());
+
+    let kept = [
+        (first[0], &first_input[0]),
+        (first[1], &first_input[1]),
+        (first[2], &first_input[2]),
+        (second[0], &second_input[0]),
+        (second[2], &second_input[2]),
+    ];
+    for flushed in [false, true] {
+        if flushed {
+            store.flush().await.unwrap();
+        }
+        for (id, position) in kept {
+            let found = store.position_by_id(id).await.unwrap();
+            let found = found.unwrap_or_else(|| panic!("id {id} not found"));
+            assert_eq!(found.id, id);
+            assert_eq!(found.device_id, device);
+            assert_eq!(found.position, quantize(position));
+        }
+        let listed: HashSet<i64> = all(&store, device).await.iter().map(|p| p.id).collect();
+        assert_eq!(listed, kept.iter().map(|(id, _)| *id).collect());
+    }
+    store.close().await.unwrap();
+
+    let store = harness.open().await;
+    let third = store.append_positions(device, vec![at(20)]).await.unwrap();
+    assert_eq!(third.len(), 1);
+    assert!(
+        third[0] > *second.last().unwrap(),
+        "an id was reused after reopen"
+    );
+    let found = store.position_by_id(third[0]).await.unwrap().unwrap();
+    assert_eq!(found.position, quantize(&at(20)));
+    store.close().await.unwrap();
+}
+
 pub(crate) async fn latest_position(harness: &Harness) {
     let store = harness.open().await;
     let device = new_device(&store, "latest").await;

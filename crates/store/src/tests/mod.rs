@@ -175,6 +175,7 @@ macro_rules! store_test_suite {
                 duplicates_stored_once,
                 duplicates_within_one_append,
                 ids_stable_and_position_by_id,
+                append_returns_ids,
                 latest_position,
                 reopen_keeps_everything,
                 concurrent_appenders,
