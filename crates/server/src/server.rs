@@ -9,10 +9,12 @@ use tokio::task::JoinHandle;
 use trackd_model::{DeviceId, Position, StoredPosition};
 use trackd_store::{Store, StoreError};
 
+use crate::api::dto::PositionDto;
+use crate::api::objects::DeviceDto;
 use crate::api::objects::DeviceState;
 use crate::auth::{BasicCache, LoginLimiter};
 use crate::listener::{serve_teltonika_tcp, serve_teltonika_udp, Registry};
-use crate::live::{LiveBus, LiveUpdate};
+use crate::live::{LiveBus, LiveKind};
 use crate::ServerConfig;
 
 /// State shared by every listener and API handler.
@@ -23,6 +25,8 @@ pub(crate) struct Shared {
     pub(crate) logins: LoginLimiter,
     pub(crate) basic: BasicCache,
     pub(crate) live: LiveBus,
+    /// For tasks spawned from `&self` methods.
+    myself: std::sync::Weak<Shared>,
     /// Open device connections per device.
     online: Mutex<HashMap<DeviceId, u32>>,
 }
@@ -47,19 +51,21 @@ impl Shared {
         let live = self.live.has_subscribers().then(|| records.clone());
         let ids = self.store.append_positions(device_id, records).await?;
         if let Some(records) = live {
-            let positions = ids
-                .iter()
-                .zip(records)
-                .map(|(&id, position)| StoredPosition {
+            let mut items = String::new();
+            for (&id, position) in ids.iter().zip(records) {
+                let stored = StoredPosition {
                     id,
                     device_id,
                     position,
-                })
-                .collect();
-            self.live.publish(LiveUpdate::Positions {
-                device_id,
-                positions,
-            });
+                };
+                if !items.is_empty() {
+                    items.push(',');
+                }
+                if let Ok(json) = serde_json::to_string(&PositionDto::stored(&stored)) {
+                    items.push_str(&json);
+                }
+            }
+            self.live.publish(device_id, LiveKind::Positions, items);
         }
         Ok(ids)
     }
@@ -83,7 +89,22 @@ impl Shared {
         };
         drop(online);
         if changed && self.live.has_subscribers() {
-            self.live.publish(LiveUpdate::DeviceStatus(device_id));
+            if let Some(shared) = self.myself.upgrade() {
+                tokio::spawn(async move { shared.publish_device(device_id).await });
+            }
+        }
+    }
+
+    /// Publishes a device's current state as `{"devices":[...]}`.
+    pub(crate) async fn publish_device(&self, device_id: DeviceId) {
+        let Ok(Some(device)) = self.store.device(device_id).await else {
+            return;
+        };
+        let Ok(state) = self.device_state(device_id).await else {
+            return;
+        };
+        if let Ok(items) = serde_json::to_string(&DeviceDto::new(&device, state)) {
+            self.live.publish(device_id, LiveKind::Devices, items);
         }
     }
 
@@ -131,7 +152,8 @@ impl Server {
     pub fn new(config: ServerConfig, store: Store) -> Self {
         let registry = Registry::new(store.clone(), config.register_unknown);
         Server {
-            shared: Arc::new(Shared {
+            shared: Arc::new_cyclic(|myself| Shared {
+                myself: myself.clone(),
                 config,
                 store,
                 registry,

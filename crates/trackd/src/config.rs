@@ -115,6 +115,16 @@ impl StoreArgs {
         self.merge(&file, read_only)
     }
 
+    /// The store for a command that changes the registry (users, devices,
+    /// tokens) next to a server that may be running: positions read-only,
+    /// data dir created if missing.
+    pub(crate) fn registry_store_config(&self) -> anyhow::Result<StoreConfig> {
+        let file = read_file(self.config.as_deref())?;
+        let mut config = self.merge(&file, false)?;
+        config.read_only = true;
+        Ok(config)
+    }
+
     fn merge(&self, file: &FileConfig, read_only: bool) -> anyhow::Result<StoreConfig> {
         let database = self
             .database

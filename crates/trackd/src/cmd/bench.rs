@@ -41,6 +41,8 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         server_pid: Option<u32>,
     },
+    /// Latency from a device frame to the position on subscribed WebSockets.
+    Ws(super::bench_ws::WsArgs),
 }
 
 pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -56,6 +58,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
             hold,
             server_pid,
         } => idle(&target, connections, hold, server_pid).await,
+        BenchCommand::Ws(args) => super::bench_ws::run(args).await,
     }
 }
 

@@ -39,8 +39,7 @@ pub(crate) async fn run(command: DeviceCommand) -> anyhow::Result<()> {
             if unique_id.is_empty() || unique_id.len() > 64 {
                 anyhow::bail!("unique id must be 1 to 64 characters");
             }
-            // Read-only for positions: a running server owns them; registry writes are fine.
-            let store = Store::open(&store.store_config(true)?).await?;
+            let store = Store::open(&store.registry_store_config()?).await?;
             let name = name.unwrap_or_else(|| unique_id.clone());
             let result = store.add_device(NewDevice { unique_id, name }).await;
             store.close().await?;

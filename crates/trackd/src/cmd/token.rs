@@ -31,7 +31,7 @@ pub(crate) async fn run(command: TokenCommand) -> anyhow::Result<()> {
         store,
     } = command;
     let expires = expires.as_deref().map(parse_time).transpose()?;
-    let store = Store::open(&store.store_config(true)?).await?;
+    let store = Store::open(&store.registry_store_config()?).await?;
     let token = new_secret();
     let result = async {
         let user = store

@@ -92,7 +92,7 @@ pub(crate) async fn run(command: UserCommand) -> anyhow::Result<()> {
             }
             let password = read_password()?;
             let hash = hash(password).await?;
-            let store = Store::open(&store.store_config(true)?).await?;
+            let store = Store::open(&store.registry_store_config()?).await?;
             let fields = UserFields {
                 name: name.unwrap_or_else(|| email.clone()),
                 email,
@@ -118,7 +118,7 @@ pub(crate) async fn run(command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Passwd { email, store } => {
             let password = read_password()?;
             let hash = hash(password).await?;
-            let store = Store::open(&store.store_config(true)?).await?;
+            let store = Store::open(&store.registry_store_config()?).await?;
             let result = async {
                 let user = store
                     .user_by_email(email.trim())

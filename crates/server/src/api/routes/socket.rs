@@ -14,13 +14,14 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::dto::PositionDto;
 use crate::api::error::ErrorBody;
-use crate::api::objects::{DeviceDto, EventDto};
 use crate::auth::Caller;
-use crate::live::LiveUpdate;
+use crate::live::merge;
 use crate::server::Shared;
 
 /// A client that cannot take a message within this time is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most updates merged into one message.
+const MAX_BATCH: usize = 512;
 /// Largest message accepted from a client.
 const MAX_CLIENT_MESSAGE: usize = 4096;
 
@@ -35,7 +36,10 @@ pub(crate) async fn upgrade(
 }
 
 async fn send(socket: &mut WebSocket, value: serde_json::Value) -> bool {
-    let text = value.to_string();
+    send_text(socket, value.to_string()).await
+}
+
+async fn send_text(socket: &mut WebSocket, text: String) -> bool {
     matches!(
         tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
         Ok(Ok(()))
@@ -65,7 +69,7 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, caller: Caller) {
     loop {
         tokio::select! {
             update = updates.recv() => {
-                let update = match update {
+                let first = match update {
                     Ok(update) => update,
                     Err(RecvError::Lagged(missed)) => {
                         tracing::info!(user_id = caller.user.id, missed, "websocket client too slow, dropped");
@@ -74,8 +78,18 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, caller: Caller) {
                     }
                     Err(RecvError::Closed) => return,
                 };
-                if let Some(message) = render(&shared, &caller, &update).await {
-                    if !send(&mut socket, message).await {
+                // Whatever else is already waiting goes into the same message:
+                // one frame per burst, not one per device.
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match updates.try_recv() {
+                        Ok(update) => batch.push(update),
+                        Err(_) => break,
+                    }
+                }
+                let visible = batch.iter().filter(|u| caller.scope.device(u.device_id)).map(|u| u.as_ref());
+                if let Some(message) = merge(visible) {
+                    if !send_text(&mut socket, message).await {
                         return;
                     }
                 }
@@ -92,41 +106,6 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, caller: Caller) {
                     Some(Ok(_)) => {}
                 }
             }
-        }
-    }
-}
-
-async fn render(
-    shared: &Shared,
-    caller: &Caller,
-    update: &LiveUpdate,
-) -> Option<serde_json::Value> {
-    match update {
-        LiveUpdate::Positions {
-            device_id,
-            positions,
-        } => {
-            if !caller.scope.device(*device_id) {
-                return None;
-            }
-            let positions: Vec<PositionDto> = positions.iter().map(PositionDto::stored).collect();
-            let device = shared.store.device(*device_id).await.ok().flatten()?;
-            let state = shared.device_state(*device_id).await.ok()?;
-            Some(json!({ "devices": [DeviceDto::new(&device, state)], "positions": positions }))
-        }
-        LiveUpdate::DeviceStatus(device_id) => {
-            if !caller.scope.device(*device_id) {
-                return None;
-            }
-            let device = shared.store.device(*device_id).await.ok().flatten()?;
-            let state = shared.device_state(*device_id).await.ok()?;
-            Some(json!({ "devices": [DeviceDto::new(&device, state)] }))
-        }
-        LiveUpdate::Event(event) => {
-            if !caller.scope.device(event.device_id) {
-                return None;
-            }
-            Some(json!({ "events": [EventDto::from(event)] }))
         }
     }
 }
