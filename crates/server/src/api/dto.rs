@@ -42,6 +42,16 @@ pub struct PositionDto {
     pub speed: f64,
     /// Degrees.
     pub course: f64,
+    /// Metres; no protocol trackd decodes reports it, so 0 as in Traccar.
+    pub accuracy: f64,
+    /// Street address; trackd has no geocoder, so always null.
+    pub address: Option<String>,
+    /// Cell towers and Wi-Fi access points for network location; never
+    /// reported, so always null.
+    #[schema(value_type = Option<Object>)]
+    pub network: Option<Value>,
+    /// Geofences the position is inside; not computed, so always null.
+    pub geofence_ids: Option<Vec<i64>>,
     /// Everything else, never null.
     #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
@@ -67,6 +77,10 @@ impl PositionDto {
             altitude: position.altitude,
             speed: mps_to_knots(position.speed),
             course: position.course,
+            accuracy: 0.0,
+            address: None,
+            network: None,
+            geofence_ids: None,
             attributes: attributes_json(&position.attributes),
         }
     }
@@ -155,5 +169,11 @@ mod tests {
         assert_eq!(json["attributes"]["ignition"], true);
         assert_eq!(json["attributes"]["io385"], "ab01");
         assert_eq!(json["uniqueId"], "356307042441013");
+        // Keys Traccar always sends and clients index without a default
+        // (Home Assistant reads accuracy, address and geofenceIds).
+        assert_eq!(json["accuracy"], 0.0);
+        for key in ["address", "network", "geofenceIds"] {
+            assert!(json.get(key).is_some_and(Value::is_null), "{key}");
+        }
     }
 }

@@ -32,6 +32,9 @@ pub(crate) async fn report(
 ) -> ApiResult<Json<Vec<EventDto>>> {
     let (from, to) = params.range()?;
     let devices = super::positions::requested_devices(&shared, &caller, &params).await?;
+    if devices.is_empty() {
+        return Ok(Json(Vec::new()));
+    }
     let types: Vec<String> = params
         .0
         .iter()

@@ -77,7 +77,7 @@ pub(crate) async fn list(
 }
 
 /// Devices named by repeated `deviceId` and `groupId` (with subgroups),
-/// every one of them visible to the caller.
+/// every one of them visible to the caller; empty when none are named.
 pub(crate) async fn requested_devices(
     shared: &Shared,
     caller: &Caller,
@@ -119,9 +119,8 @@ pub(crate) async fn requested_devices(
     if devices.iter().any(|id| !caller.scope.device(*id)) {
         return Err(ApiError::NotFound);
     }
-    if devices.is_empty() {
-        return Err(ApiError::bad("give at least one deviceId or groupId"));
-    }
+    // None named is an empty report, as in Traccar (Home Assistant asks for
+    // the events of all its devices, which may be none).
     Ok(devices)
 }
 
