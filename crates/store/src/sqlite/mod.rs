@@ -265,6 +265,35 @@ impl SqliteStore {
         blocking(move || inner.readers.with(|conn| f(&inner, conn))).await
     }
 
+    /// Runs `f` in a read transaction with this device's committed but not
+    /// yet compacted records. The writer's memory is snapshotted *before*
+    /// the transaction starts, so a record moving from the log into a chunk
+    /// meanwhile is seen at least once (duplicates are removed by sequence);
+    /// a read-only store scans the log inside the transaction instead.
+    async fn read_device<R: Send + 'static>(
+        &self,
+        device_id: DeviceId,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &[PendingBlob]) -> Result<R, StoreError>
+            + Send
+            + 'static,
+    ) -> Result<R, StoreError> {
+        self.read(move |inner, conn| {
+            let memory = if inner.read_only {
+                Vec::new()
+            } else {
+                inner.shared.pending(device_id)
+            };
+            let tx = conn.transaction()?;
+            let pending = if inner.read_only {
+                Self::pending_snapshot(inner, &tx, device_id)?
+            } else {
+                memory
+            };
+            f(&tx, &pending)
+        })
+        .await
+    }
+
     /// Runs `f` in one IMMEDIATE transaction on the connection that writes
     /// the registry (the writer thread's, or the read-only mode's own).
     async fn write<R: Send + 'static>(
@@ -360,19 +389,8 @@ impl SqliteStore {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<StoredPosition>, StoreError> {
-        self.read(move |inner, conn| {
-            let pending = if inner.read_only {
-                Vec::new()
-            } else {
-                inner.shared.pending(device_id)
-            };
-            let tx = conn.transaction()?;
-            let pending = if inner.read_only {
-                Self::pending_snapshot(inner, &tx, device_id)?
-            } else {
-                pending
-            };
-            positions::range(&tx, device_id, from, to, &pending)
+        self.read_device(device_id, move |tx, pending| {
+            positions::range(tx, device_id, from, to, pending)
         })
         .await
     }
@@ -423,41 +441,19 @@ impl SqliteStore {
         &self,
         id: i64,
     ) -> Result<Option<StoredPosition>, StoreError> {
-        self.read(move |inner, conn| {
-            let device_id = StoredPosition::device_of_id(id);
-            let Ok(seq) = u32::try_from(id & 0xffff_ffff) else {
-                return Ok(None);
-            };
-            let pending = if inner.read_only {
-                Vec::new()
-            } else {
-                inner.shared.pending(device_id)
-            };
-            let tx = conn.transaction()?;
-            let pending = if inner.read_only {
-                Self::pending_snapshot(inner, &tx, device_id)?
-            } else {
-                pending
-            };
-            positions::by_seq(&tx, device_id, seq, &pending)
+        let device_id = StoredPosition::device_of_id(id);
+        let Ok(seq) = u32::try_from(id & 0xffff_ffff) else {
+            return Ok(None);
+        };
+        self.read_device(device_id, move |tx, pending| {
+            positions::by_seq(tx, device_id, seq, pending)
         })
         .await
     }
 
     pub(crate) async fn count_positions(&self, device_id: DeviceId) -> Result<u64, StoreError> {
-        self.read(move |inner, conn| {
-            let pending = if inner.read_only {
-                Vec::new()
-            } else {
-                inner.shared.pending(device_id)
-            };
-            let tx = conn.transaction()?;
-            let pending = if inner.read_only {
-                Self::pending_snapshot(inner, &tx, device_id)?
-            } else {
-                pending
-            };
-            positions::count(&tx, device_id, &pending)
+        self.read_device(device_id, move |tx, pending| {
+            positions::count(tx, device_id, pending)
         })
         .await
     }
