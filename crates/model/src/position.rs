@@ -12,6 +12,10 @@ pub enum Protocol {
     Unknown = 0,
     /// Teltonika Codec 8 / 8E / 16 over TCP or UDP.
     Teltonika = 1,
+    /// GT06 (Concox and its clones) over TCP.
+    Gt06 = 2,
+    /// OsmAnd / Traccar Client over HTTP.
+    OsmAnd = 3,
 }
 
 impl Protocol {
@@ -20,6 +24,8 @@ impl Protocol {
         match self {
             Protocol::Unknown => "unknown",
             Protocol::Teltonika => "teltonika",
+            Protocol::Gt06 => "gt06",
+            Protocol::OsmAnd => "osmand",
         }
     }
 
@@ -27,6 +33,8 @@ impl Protocol {
     pub fn from_code(code: u8) -> Protocol {
         match code {
             1 => Protocol::Teltonika,
+            2 => Protocol::Gt06,
+            3 => Protocol::OsmAnd,
             _ => Protocol::Unknown,
         }
     }

@@ -11,4 +11,18 @@
 #![forbid(unsafe_code)]
 
 mod reader;
+mod session;
 pub mod teltonika;
+
+pub use session::{
+    HttpRequest, Output, ProtocolError, ProtocolInfo, Session, SessionConfig, Transport,
+    Unsupported, UnsupportedError,
+};
+
+/// Every protocol trackd speaks; adding one is a folder and a line here.
+pub static PROTOCOLS: &[ProtocolInfo] = &[teltonika::PROTOCOL];
+
+/// The protocol registered under Traccar's name `name`.
+pub fn protocol(name: &str) -> Option<&'static ProtocolInfo> {
+    PROTOCOLS.iter().find(|info| info.name == name)
+}

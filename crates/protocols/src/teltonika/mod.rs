@@ -13,6 +13,7 @@
 mod codec12;
 mod codec7;
 mod codec8;
+mod contract;
 mod encode;
 mod frame;
 mod io_names;
@@ -22,6 +23,7 @@ mod udp;
 
 pub use codec12::{decode_codec12_response, Codec12Response};
 pub use codec8::{decode_avl_records, AvlRecord, Codec, IoElement, IoValue};
+pub use contract::PROTOCOL;
 pub use encode::{
     encode_codec12_command, encode_codec12_response, encode_imei, encode_tcp_frame,
     encode_udp_packet,
