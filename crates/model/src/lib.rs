@@ -7,6 +7,7 @@
 
 mod account;
 mod attributes;
+mod clock;
 mod device;
 mod event;
 mod geofence;
@@ -18,6 +19,7 @@ mod time;
 
 pub use account::{User, UserFields, UserId};
 pub use attributes::{AttrKey, AttrKeyRef, AttrValue, AttrValueRef, Attributes, KnownKey};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{Device, DeviceFields, DeviceId, NewDevice};
 pub use event::{Event, EventId, NewEvent};
 pub use geofence::{Geofence, GeofenceFields, GeofenceId};

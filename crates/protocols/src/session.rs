@@ -139,6 +139,16 @@ pub trait Session: Send {
     /// The registry's verdict on the last [`Output::Identified`].
     fn accept(&mut self, accepted: bool);
 
+    /// The input ended (the peer closed, or a capture is over). A session
+    /// holding part of a frame yields one [`Output::Close`] saying where
+    /// the frame was cut.
+    fn handle_eof(&mut self) {}
+
+    /// Treats the device as already identified, so frames that come before
+    /// any login decode (`trackd decode` of a capture taken mid-session).
+    /// The server never calls this.
+    fn assume_identified(&mut self) {}
+
     /// The next output, or `None` if more input is needed (or an `accept`
     /// is owed, or the session is closed).
     fn poll(&mut self) -> Option<Output>;

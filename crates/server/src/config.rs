@@ -4,35 +4,96 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use trackd_protocols::{Transport, PROTOCOLS};
+
+/// One device listener: a protocol on a transport and address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerConfig {
+    /// Traccar's protocol name (`teltonika`, `gt06`, `osmand`).
+    pub protocol: String,
+    /// `tcp`, `udp` or `http`.
+    pub transport: Transport,
+    /// Where to listen. Port 0 picks a free port; a UDP listener on port 0
+    /// takes the port its protocol's TCP listener got.
+    pub addr: SocketAddr,
+}
+
+impl ListenerConfig {
+    /// Every registered protocol on every transport it speaks, at its
+    /// default port, on `ip`.
+    pub fn defaults(ip: std::net::IpAddr) -> Vec<ListenerConfig> {
+        PROTOCOLS
+            .iter()
+            .flat_map(|info| {
+                info.transports
+                    .iter()
+                    .map(move |&transport| ListenerConfig {
+                        protocol: info.name.to_owned(),
+                        transport,
+                        addr: SocketAddr::new(ip, info.default_port),
+                    })
+            })
+            .collect()
+    }
+}
+
 /// Everything the server needs to start.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
-    /// Teltonika TCP listen address (Traccar's default port is 5027).
-    pub teltonika_tcp: Option<SocketAddr>,
-    /// Teltonika UDP listen address.
-    pub teltonika_udp: Option<SocketAddr>,
+    /// Device listeners.
+    pub listeners: Vec<ListenerConfig>,
     /// HTTP API listen address (Traccar's default port is 8082).
     pub http: Option<SocketAddr>,
     /// Register devices with unknown ids at the handshake instead of refusing them.
     pub register_unknown: bool,
     /// Close a device connection that sends nothing for this long.
     pub idle_timeout: Duration,
-    /// Largest device frame accepted, in bytes.
+    /// Close a connection whose device has not identified itself by then.
+    pub handshake_timeout: Duration,
+    /// A connectionless (UDP, HTTP) device turns `unknown` this long after
+    /// its last report.
+    pub status_timeout: Duration,
+    /// Largest device frame (or HTTP ingest body) accepted, in bytes.
     pub max_frame_bytes: usize,
     /// Most simultaneous device connections per listener.
     pub max_connections: usize,
+    /// How long shutdown waits for connections to finish what they are doing.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            teltonika_tcp: Some(SocketAddr::from(([0, 0, 0, 0], 5027))),
-            teltonika_udp: Some(SocketAddr::from(([0, 0, 0, 0], 5027))),
+            listeners: ListenerConfig::defaults([0, 0, 0, 0].into()),
             http: Some(SocketAddr::from(([0, 0, 0, 0], 8082))),
             register_unknown: false,
             idle_timeout: Duration::from_secs(600),
+            handshake_timeout: Duration::from_secs(30),
+            status_timeout: Duration::from_secs(600),
             max_frame_bytes: 64 * 1024,
             max_connections: 100_000,
+            shutdown_grace: Duration::from_secs(8),
         }
+    }
+}
+
+impl ServerConfig {
+    /// No listeners at all, HTTP API included (tests add what they need).
+    pub fn none() -> Self {
+        ServerConfig {
+            listeners: Vec::new(),
+            http: None,
+            ..ServerConfig::default()
+        }
+    }
+
+    /// Adds a listener for `protocol` over `transport` at `addr`.
+    pub fn listen(mut self, protocol: &str, transport: Transport, addr: SocketAddr) -> Self {
+        self.listeners.push(ListenerConfig {
+            protocol: protocol.to_owned(),
+            transport,
+            addr,
+        });
+        self
     }
 }

@@ -1,16 +1,19 @@
-//! The running trackd server: device listeners, the acker, the HTTP API.
+//! The running trackd server: device ingest, the read path, the HTTP API.
 //!
-//! Data enters through [`listener`] (raw device bytes), is decoded by
-//! `trackd_protocols`, committed by `trackd_store`, and only then
-//! acknowledged to the device. Everything here is tokio; protocol logic and
-//! SQL live in their own crates.
+//! Data enters through [`ingest`] (raw device bytes over TCP, UDP or HTTP),
+//! is decoded by `trackd_protocols`, committed by `trackd_store`, and only
+//! then acknowledged to the device and published on the [`live`] bus.
+//! Every read of personal data goes through [`access`]. Everything here is
+//! tokio; protocol logic and SQL live in their own crates.
 
+pub mod access;
 pub mod api;
 pub mod auth;
 mod config;
-pub mod listener;
+pub(crate) mod ingest;
 pub mod live;
 mod server;
+mod shutdown;
 
-pub use config::ServerConfig;
-pub use server::{RunningServer, Server};
+pub use config::{ListenerConfig, ServerConfig};
+pub use server::{BoundListener, RunningServer, Server, StartError};

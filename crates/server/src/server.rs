@@ -1,93 +1,88 @@
-//! Starting and stopping the listeners and the HTTP API.
+//! Starting and stopping the listeners and the HTTP API; the state they share.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use trackd_model::{DeviceId, Position, StoredPosition};
+use trackd_model::{Clock, DeviceId, SystemClock, Timestamp};
+use trackd_protocols::{SessionConfig, Transport};
 use trackd_store::{Store, StoreError};
 
-use crate::api::dto::PositionDto;
-use crate::api::objects::DeviceDto;
+use crate::access::Access;
 use crate::api::objects::DeviceState;
 use crate::auth::{BasicCache, LoginLimiter};
-use crate::listener::{serve_teltonika_tcp, serve_teltonika_udp, Registry};
-use crate::live::{LiveBus, LiveKind};
+use crate::ingest::{serve_http, serve_tcp, serve_udp, Identity, Ingest, Presence, Registry};
+use crate::live::{LiveBus, LiveUpdate};
+use crate::shutdown::Shutdown;
 use crate::ServerConfig;
 
 /// State shared by every listener and API handler.
 pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
     pub(crate) store: Store,
+    pub(crate) access: Access,
     pub(crate) registry: Registry,
+    pub(crate) ingest: Ingest<Identity>,
+    pub(crate) presence: Presence,
     pub(crate) logins: LoginLimiter,
     pub(crate) basic: BasicCache,
     pub(crate) live: LiveBus,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) shutdown: Shutdown,
+    /// Bumped after every change that may change what someone may see
+    /// (links, users, devices, groups, sessions, tokens); live connections
+    /// re-check their caller when it moves.
+    pub(crate) access_epoch: watch::Sender<u64>,
     /// For tasks spawned from `&self` methods.
     myself: std::sync::Weak<Shared>,
-    /// Open device connections per device.
-    online: Mutex<HashMap<DeviceId, u32>>,
 }
 
-/// A device counts as online this long after its last UDP report.
-const UDP_ONLINE_MS: i64 = 5 * 60 * 1000;
-
 impl Shared {
-    /// Commits a device's records; when this returns Ok the device may be
-    /// acknowledged. Returns the ids assigned to the records, in order (see
-    /// [`Store::append_positions`]), and publishes the committed positions
-    /// to the live bus when anyone listens.
-    pub(crate) async fn ingest(
-        &self,
-        device_id: DeviceId,
-        records: Vec<Position>,
-    ) -> Result<Vec<i64>, StoreError> {
-        if records.is_empty() {
-            return Ok(Vec::new());
+    /// The settings every device session starts with.
+    pub(crate) fn session_config(&self) -> SessionConfig {
+        SessionConfig {
+            max_frame: self.config.max_frame_bytes,
+            raw_io: false,
         }
-        // Copy the records only for a listener; the store consumes them.
-        let live = self.live.has_subscribers().then(|| records.clone());
-        let ids = self.store.append_positions(device_id, records).await?;
-        if let Some(records) = live {
-            let mut items = String::new();
-            for (&id, position) in ids.iter().zip(records) {
-                let stored = StoredPosition {
-                    id,
-                    device_id,
-                    position,
-                };
-                if !items.is_empty() {
-                    items.push(',');
-                }
-                if let Ok(json) = serde_json::to_string(&PositionDto::stored(&stored)) {
-                    items.push_str(&json);
-                }
-            }
-            self.live.publish(device_id, LiveKind::Positions, items);
-        }
-        Ok(ids)
     }
 
-    /// Notes a device connection opening or closing.
-    pub(crate) fn set_connected(&self, device_id: DeviceId, connected: bool) {
-        let Ok(mut online) = self.online.lock() else {
-            return;
+    /// The current time.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Tells live connections that permissions may have changed.
+    pub(crate) fn access_changed(&self) {
+        self.access_epoch.send_modify(|epoch| *epoch += 1);
+    }
+
+    /// A device identified itself on a connection or in a datagram/request.
+    pub(crate) fn device_arrived(&self, device_id: DeviceId, transport: Transport) {
+        let changed = match transport {
+            Transport::Tcp => self.presence.connected(device_id, self.now()),
+            Transport::Udp | Transport::Http => self.presence.heard(device_id, self.now()),
         };
-        let count = online.entry(device_id).or_insert(0);
-        let changed = if connected {
-            *count += 1;
-            *count == 1
-        } else {
-            *count = count.saturating_sub(1);
-            let last = *count == 0;
-            if last {
-                online.remove(&device_id);
-            }
-            last
-        };
-        drop(online);
+        self.status_changed(changed, device_id);
+    }
+
+    /// A device's connection closed.
+    pub(crate) fn device_left(&self, device_id: DeviceId, transport: Transport) {
+        if transport == Transport::Tcp {
+            let changed = self.presence.disconnected(device_id, self.now());
+            self.status_changed(changed, device_id);
+        }
+    }
+
+    /// A connectionless device reported.
+    pub(crate) fn device_heard(&self, device_id: DeviceId) {
+        let changed = self.presence.heard(device_id, self.now());
+        self.status_changed(changed, device_id);
+    }
+
+    fn status_changed(&self, changed: bool, device_id: DeviceId) {
         if changed && self.live.has_subscribers() {
             if let Some(shared) = self.myself.upgrade() {
                 tokio::spawn(async move { shared.publish_device(device_id).await });
@@ -103,9 +98,10 @@ impl Shared {
         let Ok(state) = self.device_state(device_id).await else {
             return;
         };
-        if let Ok(items) = serde_json::to_string(&DeviceDto::new(&device, state)) {
-            self.live.publish(device_id, LiveKind::Devices, items);
-        }
+        self.live.publish(LiveUpdate::Device {
+            device: Box::new(device),
+            state,
+        });
     }
 
     /// Status, last update and latest position of a device.
@@ -113,20 +109,25 @@ impl Shared {
         &self,
         device_id: DeviceId,
     ) -> Result<DeviceState, StoreError> {
-        let latest = self.store.latest_position(device_id).await?;
-        let connected = self
-            .online
-            .lock()
-            .map(|online| online.contains_key(&device_id))
-            .unwrap_or(false);
-        let last_update = latest.as_ref().map(|p| p.position.server_time);
-        let recent = last_update
-            .is_some_and(|t| crate::listener::now_millis() - t.as_millis() < UDP_ONLINE_MS);
+        let latest = self.access.latest_reference(device_id).await?;
         Ok(DeviceState {
-            online: connected || recent,
-            last_update,
-            position_id: latest.map(|p| p.id),
+            status: self.presence.status(device_id, self.now()).as_str(),
+            last_update: latest.map(|(time, _)| time),
+            position_id: latest.map(|(_, id)| id),
         })
+    }
+
+    /// Turns connectionless devices whose status timeout passed `unknown`.
+    async fn sweep_presence(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            for device_id in self.presence.sweep(self.now()) {
+                if self.live.has_subscribers() {
+                    self.publish_device(device_id).await;
+                }
+            }
+        }
     }
 }
 
@@ -135,87 +136,182 @@ pub struct Server {
     shared: Arc<Shared>,
 }
 
+/// A device listener as bound.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoundListener {
+    /// Protocol name.
+    pub protocol: &'static str,
+    /// Transport.
+    pub transport: Transport,
+    /// The bound address (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+}
+
 /// A listening server; dropping it does not stop it, [`RunningServer::shutdown`] does.
 pub struct RunningServer {
-    /// Bound Teltonika TCP address, if enabled.
-    pub teltonika_tcp: Option<SocketAddr>,
-    /// Bound Teltonika UDP address, if enabled.
-    pub teltonika_udp: Option<SocketAddr>,
-    /// Bound HTTP address, if enabled.
+    /// Bound device listeners.
+    pub listeners: Vec<BoundListener>,
+    /// Bound HTTP API address, if enabled.
     pub http: Option<SocketAddr>,
-    tasks: Vec<JoinHandle<()>>,
+    accept_tasks: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
 }
 
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener names a protocol that is not registered.
+    #[error("unknown protocol {0:?}")]
+    UnknownProtocol(String),
+    /// A listener asks for a transport its protocol does not speak.
+    #[error("{protocol} does not speak {transport}")]
+    WrongTransport {
+        /// The protocol.
+        protocol: String,
+        /// The transport asked for.
+        transport: Transport,
+    },
+    /// A socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
 impl Server {
-    /// A server over `store` with `config`.
+    /// A server over `store` with `config`, on the system clock.
     pub fn new(config: ServerConfig, store: Store) -> Self {
+        Server::with_clock(config, store, Arc::new(SystemClock))
+    }
+
+    /// A server whose notion of "now" comes from `clock` (tests).
+    pub fn with_clock(config: ServerConfig, store: Store, clock: Arc<dyn Clock>) -> Self {
         let registry = Registry::new(store.clone(), config.register_unknown);
+        let live = LiveBus::default();
+        let status_ms = i64::try_from(config.status_timeout.as_millis()).unwrap_or(i64::MAX);
         Server {
             shared: Arc::new_cyclic(|myself| Shared {
                 myself: myself.clone(),
+                access: Access::new(store.clone()),
+                ingest: Ingest::new(store.clone(), live.clone(), Identity),
+                presence: Presence::new(status_ms),
                 config,
                 store,
                 registry,
                 logins: LoginLimiter::default(),
                 basic: BasicCache::default(),
-                live: LiveBus::default(),
-                online: Mutex::new(HashMap::new()),
+                live,
+                clock,
+                shutdown: Shutdown::default(),
+                access_epoch: watch::Sender::new(0),
             }),
         }
     }
 
     /// Binds every configured socket and starts serving.
-    pub async fn start(self) -> std::io::Result<RunningServer> {
+    pub async fn start(self) -> Result<RunningServer, StartError> {
         let shared = self.shared;
-        let mut tasks = Vec::new();
         let mut running = RunningServer {
-            teltonika_tcp: None,
-            teltonika_udp: None,
+            listeners: Vec::new(),
             http: None,
-            tasks: Vec::new(),
+            accept_tasks: Vec::new(),
             shared: shared.clone(),
         };
-        if let Some(addr) = shared.config.teltonika_tcp {
-            let listener = TcpListener::bind(addr).await?;
-            running.teltonika_tcp = Some(listener.local_addr()?);
-            tasks.push(tokio::spawn(serve_teltonika_tcp(listener, shared.clone())));
-        }
-        if let Some(mut addr) = shared.config.teltonika_udp {
-            // Port 0 for UDP follows the TCP port, so tests get one port for both.
-            if addr.port() == 0 {
-                if let Some(tcp) = running.teltonika_tcp {
+        // TCP first, so a UDP listener on port 0 can take its TCP port.
+        let mut listeners = shared.config.listeners.clone();
+        listeners.sort_by_key(|l| l.transport != Transport::Tcp);
+        for listener in listeners {
+            let protocol = trackd_protocols::protocol(&listener.protocol)
+                .ok_or_else(|| StartError::UnknownProtocol(listener.protocol.clone()))?;
+            if !protocol.speaks(listener.transport) {
+                return Err(StartError::WrongTransport {
+                    protocol: listener.protocol,
+                    transport: listener.transport,
+                });
+            }
+            let mut addr = listener.addr;
+            if listener.transport == Transport::Udp && addr.port() == 0 {
+                if let Some(tcp) = running.listener(protocol.name, Transport::Tcp) {
                     addr.set_port(tcp.port());
                 }
             }
-            let socket = UdpSocket::bind(addr).await?;
-            running.teltonika_udp = Some(socket.local_addr()?);
-            tasks.push(tokio::spawn(serve_teltonika_udp(socket, shared.clone())));
+            let asked = addr;
+            let bind = move |source| StartError::Bind {
+                addr: asked,
+                source,
+            };
+            let task = match listener.transport {
+                Transport::Tcp | Transport::Http => {
+                    let socket = TcpListener::bind(addr).await.map_err(bind)?;
+                    addr = socket.local_addr().map_err(bind)?;
+                    if listener.transport == Transport::Tcp {
+                        tokio::spawn(serve_tcp(socket, protocol, shared.clone()))
+                    } else {
+                        tokio::spawn(serve_http(socket, protocol, shared.clone()))
+                    }
+                }
+                Transport::Udp => {
+                    let socket = UdpSocket::bind(addr).await.map_err(bind)?;
+                    addr = socket.local_addr().map_err(bind)?;
+                    tokio::spawn(serve_udp(socket, protocol, shared.clone()))
+                }
+            };
+            running.accept_tasks.push(task);
+            running.listeners.push(BoundListener {
+                protocol: protocol.name,
+                transport: listener.transport,
+                addr,
+            });
         }
         if let Some(addr) = shared.config.http {
-            let listener = TcpListener::bind(addr).await?;
-            running.http = Some(listener.local_addr()?);
+            let bind = |source| StartError::Bind { addr, source };
+            let listener = TcpListener::bind(addr).await.map_err(bind)?;
+            running.http = Some(listener.local_addr().map_err(bind)?);
             let router = crate::api::router(shared.clone());
-            tasks.push(tokio::spawn(async move {
+            let stop = shared.clone();
+            running.accept_tasks.push(tokio::spawn(async move {
                 let service = router.into_make_service_with_connect_info::<SocketAddr>();
-                if let Err(err) = axum::serve(listener, service).await {
+                let served = axum::serve(listener, service)
+                    .with_graceful_shutdown(async move { stop.shutdown.requested().await })
+                    .await;
+                if let Err(err) = served {
                     tracing::error!(%err, "http server stopped");
                 }
             }));
         }
-        running.tasks = tasks;
+        running
+            .accept_tasks
+            .push(tokio::spawn(shared.clone().sweep_presence()));
         Ok(running)
     }
 }
 
 impl RunningServer {
-    /// Stops accepting, drops open connections, and closes the store so
-    /// every committed record is flushed into its final layout.
+    /// The bound address of `protocol`'s listener on `transport`.
+    pub fn listener(&self, protocol: &str, transport: Transport) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|l| l.protocol == protocol && l.transport == transport)
+            .map(|l| l.addr)
+    }
+
+    /// Stops accepting, lets every connection finish the commit and ack it
+    /// is in (up to the configured grace), closes the connections, and
+    /// closes the store so every committed record is flushed into its
+    /// final layout.
     pub async fn shutdown(self) -> Result<(), StoreError> {
-        for task in &self.tasks {
+        let grace = self.shared.config.shutdown_grace;
+        let left = self.shared.shutdown.request_and_wait(grace).await;
+        if left > 0 {
+            tracing::warn!(connections = left, "shutdown grace over; closing the rest");
+        }
+        for task in &self.accept_tasks {
             task.abort();
         }
-        for task in self.tasks {
+        for task in self.accept_tasks {
             let _ = task.await;
         }
         self.shared.store.close().await

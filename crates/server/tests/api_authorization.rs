@@ -147,8 +147,7 @@ async fn world() -> World {
     let a = org(&store, "alpha").await;
     let b = org(&store, "bravo").await;
     let config = ServerConfig {
-        teltonika_tcp: None,
-        teltonika_udp: None,
+        listeners: Vec::new(),
         http: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         ..ServerConfig::default()
     };

@@ -70,8 +70,7 @@ async fn setup() -> Setup {
         .await
         .unwrap();
     let config = ServerConfig {
-        teltonika_tcp: None,
-        teltonika_udp: None,
+        listeners: Vec::new(),
         http: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         ..ServerConfig::default()
     };

@@ -18,8 +18,7 @@ async fn openapi_document_lists_every_endpoint() {
     .await
     .unwrap();
     let config = ServerConfig {
-        teltonika_tcp: None,
-        teltonika_udp: None,
+        listeners: Vec::new(),
         http: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         ..ServerConfig::default()
     };

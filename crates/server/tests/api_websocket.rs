@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use trackd_model::{DeviceFields, Link, UserFields};
 use trackd_protocols::teltonika::{encode_imei, encode_tcp_frame, AvlRecord, Codec};
+use trackd_protocols::Transport;
 use trackd_server::auth::hash_password;
 use trackd_server::{Server, ServerConfig};
 use trackd_store::{Store, StoreConfig};
@@ -87,11 +88,10 @@ async fn websocket_pushes_own_positions_and_nothing_foreign() {
     let bravo_device = user_with_device(&store, "bravo", "356000000000202").await;
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let config = ServerConfig {
-        teltonika_tcp: Some(loopback),
-        teltonika_udp: None,
         http: Some(loopback),
-        ..ServerConfig::default()
-    };
+        ..ServerConfig::none()
+    }
+    .listen("teltonika", Transport::Tcp, loopback);
     let server = Server::new(config, store).start().await.unwrap();
     let http = server.http.unwrap();
 
@@ -118,7 +118,7 @@ async fn websocket_pushes_own_positions_and_nothing_foreign() {
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
 
     // Bravo's device reports first, then alpha's.
-    let teltonika = server.teltonika_tcp.unwrap();
+    let teltonika = server.listener("teltonika", Transport::Tcp).unwrap();
     report(teltonika, "356000000000202", 1_700_000_000_000).await;
     report(teltonika, "356000000000101", 1_700_000_001_000).await;
 

@@ -11,6 +11,7 @@ use trackd_model::{NewDevice, Timestamp};
 use trackd_protocols::teltonika::{
     encode_imei, encode_tcp_frame, encode_udp_packet, AvlRecord, Codec, IoElement, IoValue,
 };
+use trackd_protocols::Transport;
 use trackd_server::{RunningServer, Server, ServerConfig};
 use trackd_store::{Store, StoreConfig};
 
@@ -40,18 +41,17 @@ impl Harness {
             .unwrap();
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let config = ServerConfig {
-            teltonika_tcp: Some(loopback),
-            teltonika_udp: Some(loopback),
-            http: None,
             register_unknown,
-            ..ServerConfig::default()
-        };
+            ..ServerConfig::none()
+        }
+        .listen("teltonika", Transport::Tcp, loopback)
+        .listen("teltonika", Transport::Udp, loopback);
         let server = Server::new(config, store).start().await.unwrap();
         Harness { _dir: dir, server }
     }
 
     fn tcp(&self) -> SocketAddr {
-        self.server.teltonika_tcp.unwrap()
+        self.server.listener("teltonika", Transport::Tcp).unwrap()
     }
 
     async fn stored(&self, unique_id: &str) -> Vec<i64> {
@@ -249,7 +249,10 @@ async fn udp_datagrams_are_answered_with_packet_ids_and_count() {
         .collect();
     let packet = encode_udp_packet(0xcafe, 0x07, IMEI, Codec::Codec8Ext, &records);
     socket
-        .send_to(&packet, h.server.teltonika_udp.unwrap())
+        .send_to(
+            &packet,
+            h.server.listener("teltonika", Transport::Udp).unwrap(),
+        )
         .await
         .unwrap();
     let mut reply = [0u8; 64];

@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
-use trackd_server::ServerConfig;
+use trackd_protocols::Transport;
+use trackd_server::{ListenerConfig, ServerConfig};
 use trackd_store::StoreConfig;
 
 /// Keys of the config file; every one optional.
@@ -30,6 +31,70 @@ struct FileConfig {
     demo_devices: Option<usize>,
     admin_email: Option<String>,
     admin_password: Option<String>,
+    handshake_timeout_secs: Option<u64>,
+    status_timeout_secs: Option<u64>,
+    #[serde(default)]
+    listeners: Vec<FileListener>,
+}
+
+/// One `[[listeners]]` entry: sets the port of a protocol on a transport
+/// (or adds it), or turns it off with `enabled = false`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileListener {
+    protocol: String,
+    transport: String,
+    port: Option<u16>,
+    #[serde(default = "yes")]
+    enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The device listeners: every protocol on its default port, then
+/// `teltonika_port`, then the `[[listeners]]` entries.
+fn listeners(
+    bind: IpAddr,
+    teltonika_port: Option<u16>,
+    entries: &[FileListener],
+) -> anyhow::Result<Vec<ListenerConfig>> {
+    let mut listeners = ListenerConfig::defaults(bind);
+    if let Some(port) = teltonika_port {
+        for listener in listeners.iter_mut().filter(|l| l.protocol == "teltonika") {
+            listener.addr.set_port(port);
+        }
+    }
+    for entry in entries {
+        let info = trackd_protocols::protocol(&entry.protocol).with_context(|| {
+            let known: Vec<&str> = trackd_protocols::PROTOCOLS.iter().map(|p| p.name).collect();
+            format!(
+                "listeners: unknown protocol {:?} (known: {})",
+                entry.protocol,
+                known.join(", ")
+            )
+        })?;
+        let transport = Transport::from_name(&entry.transport).with_context(|| {
+            format!(
+                "listeners: transport {:?} is not tcp, udp or http",
+                entry.transport
+            )
+        })?;
+        if !info.speaks(transport) {
+            anyhow::bail!("listeners: {} does not speak {}", info.name, transport);
+        }
+        listeners.retain(|l| !(l.protocol == info.name && l.transport == transport));
+        if entry.enabled {
+            let port = entry.port.unwrap_or(info.default_port);
+            listeners.push(ListenerConfig {
+                protocol: info.name.to_owned(),
+                transport,
+                addr: SocketAddr::new(bind, port),
+            });
+        }
+    }
+    Ok(listeners)
 }
 
 /// Where the data lives: shared by every command that opens the store.
@@ -61,6 +126,12 @@ pub(crate) struct ServeFlags {
     /// Register devices with unknown IMEIs instead of refusing them [default: false].
     #[arg(long, env = "TRACKD_REGISTER_UNKNOWN", num_args = 0..=1, default_missing_value = "true")]
     register_unknown: Option<bool>,
+    /// Close device connections that do not identify within this many seconds [default: 30].
+    #[arg(long, env = "TRACKD_HANDSHAKE_TIMEOUT_SECS")]
+    handshake_timeout_secs: Option<u64>,
+    /// UDP and HTTP devices turn `unknown` this many seconds after their last report [default: 600].
+    #[arg(long, env = "TRACKD_STATUS_TIMEOUT_SECS")]
+    status_timeout_secs: Option<u64>,
     /// Close device connections silent for this many seconds [default: 600].
     #[arg(long, env = "TRACKD_IDLE_TIMEOUT_SECS")]
     idle_timeout_secs: Option<u64>,
@@ -159,12 +230,20 @@ impl Config {
             .or(file.bind)
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
         let http_port = flags.http_port.or(file.http_port).unwrap_or(8082);
-        let teltonika_port = flags.teltonika_port.or(file.teltonika_port).unwrap_or(5027);
+        let teltonika_port = flags.teltonika_port.or(file.teltonika_port);
         let defaults = ServerConfig::default();
         let server = ServerConfig {
-            teltonika_tcp: Some(SocketAddr::new(bind, teltonika_port)),
-            teltonika_udp: Some(SocketAddr::new(bind, teltonika_port)),
+            listeners: listeners(bind, teltonika_port, &file.listeners)?,
             http: Some(SocketAddr::new(bind, http_port)),
+            handshake_timeout: flags
+                .handshake_timeout_secs
+                .or(file.handshake_timeout_secs)
+                .map_or(defaults.handshake_timeout, Duration::from_secs),
+            status_timeout: flags
+                .status_timeout_secs
+                .or(file.status_timeout_secs)
+                .map_or(defaults.status_timeout, Duration::from_secs),
+            shutdown_grace: defaults.shutdown_grace,
             register_unknown: flags
                 .register_unknown
                 .or(file.register_unknown)
@@ -214,6 +293,8 @@ mod tests {
             http_port: None,
             teltonika_port: None,
             register_unknown: None,
+            handshake_timeout_secs: None,
+            status_timeout_secs: None,
             idle_timeout_secs: None,
             max_frame_bytes: None,
             max_connections: None,
@@ -243,10 +324,64 @@ mod tests {
         flags.http_port = Some(9100);
         let config = Config::load(&store, &flags).unwrap();
         assert_eq!(config.server.http.unwrap().port(), 9100);
-        assert_eq!(config.server.teltonika_tcp.unwrap().port(), 6000);
+        let port = |protocol: &str, transport| {
+            config
+                .server
+                .listeners
+                .iter()
+                .find(|l| l.protocol == protocol && l.transport == transport)
+                .map(|l| l.addr.port())
+        };
+        assert_eq!(port("teltonika", Transport::Tcp), Some(6000));
+        assert_eq!(port("teltonika", Transport::Udp), Some(6000));
         assert!(config.server.register_unknown);
         assert_eq!(config.server.max_frame_bytes, 65536);
         assert!(config.store.url.starts_with("sqlite:"));
+    }
+
+    #[test]
+    fn listener_entries_set_ports_and_turn_listeners_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trackd.toml");
+        std::fs::write(
+            &path,
+            "[[listeners]]\nprotocol = \"teltonika\"\ntransport = \"tcp\"\nport = 7000\n\n\
+             [[listeners]]\nprotocol = \"teltonika\"\ntransport = \"udp\"\nenabled = false\n",
+        )
+        .unwrap();
+        let store = StoreArgs {
+            config: Some(path.clone()),
+            data_dir: Some(dir.path().join("data")),
+            database: None,
+        };
+        let config = Config::load(&store, &no_flags()).unwrap();
+        let teltonika: Vec<_> = config
+            .server
+            .listeners
+            .iter()
+            .filter(|l| l.protocol == "teltonika")
+            .collect();
+        assert_eq!(teltonika.len(), 1);
+        assert_eq!(teltonika[0].transport, Transport::Tcp);
+        assert_eq!(teltonika[0].addr.port(), 7000);
+
+        std::fs::write(
+            &path,
+            "[[listeners]]\nprotocol = \"nosuch\"\ntransport = \"tcp\"\n",
+        )
+        .unwrap();
+        let err = Config::load(&store, &no_flags()).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown protocol"), "{err:#}");
+        std::fs::write(
+            &path,
+            "[[listeners]]\nprotocol = \"teltonika\"\ntransport = \"http\"\n",
+        )
+        .unwrap();
+        let err = Config::load(&store, &no_flags()).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("does not speak http"),
+            "{err:#}"
+        );
     }
 
     #[test]

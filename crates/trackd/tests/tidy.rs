@@ -130,6 +130,75 @@ fn no_unwrap_on_input_paths() {
     }
 }
 
+/// Code of the files under `crates/<krate>/src/<sub>`, tests cut off.
+fn sources_under(krate: &str, sub: &str) -> Vec<(PathBuf, String)> {
+    let root = workspace_root().join("crates").join(krate).join("src");
+    non_test_sources(krate)
+        .into_iter()
+        .filter(|(path, _)| path.starts_with(root.join(sub)))
+        .collect()
+}
+
+#[test]
+fn ingest_names_no_protocol() {
+    // One loop per transport serves every protocol: adding a protocol is a
+    // folder in crates/protocols and a registration line, never a change here.
+    let names: Vec<String> = ["teltonika", "gt06", "osmand", "concox", "imei", "codec"]
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let files = sources_under("server", "ingest");
+    assert!(!files.is_empty(), "crates/server/src/ingest is missing");
+    for (path, code) in files {
+        let lower = code.to_lowercase();
+        for name in &names {
+            assert!(
+                !lower.contains(name.as_str()),
+                "{} names a protocol ({name}): listener code must stay protocol-free",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn personal_data_is_read_only_through_access() {
+    // The store's position and event reads are called from the access layer
+    // only, so no route, socket, report or command can skip the viewer's
+    // scope, privacy mask and audit.
+    let reads = [
+        ".positions(",
+        ".latest_position(",
+        ".position_by_id(",
+        ".events(",
+        ".event(",
+    ];
+    let access = workspace_root().join("crates/server/src/access");
+    let mut checked = 0;
+    for krate in ["server", "trackd", "simulator"] {
+        for (path, code) in non_test_sources(krate) {
+            if path.starts_with(&access) {
+                continue;
+            }
+            checked += 1;
+            for read in reads {
+                for (at, _) in code.match_indices(read) {
+                    // `access.positions(...)` (on one line or a chain over
+                    // several) is the read path itself.
+                    let receiver = code[..at].trim_end();
+                    let line = code[..at].lines().count();
+                    assert!(
+                        receiver.ends_with("access"),
+                        "{}:{line}: `{read}` outside crates/server/src/access: read personal data through access::Access",
+                        path.display(),
+                    );
+                }
+            }
+        }
+    }
+    assert!(checked > 10);
+}
+
 #[test]
 fn formatted() {
     let status = std::process::Command::new("cargo")

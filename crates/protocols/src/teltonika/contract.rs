@@ -25,6 +25,7 @@ fn new_session(transport: Transport, config: &SessionConfig) -> Box<dyn Session>
         Transport::Tcp => Box::new(TeltonikaTcp {
             inner: TcpSession::with_max_frame(options, config.max_frame),
             reply: None,
+            cut: None,
         }),
         Transport::Udp => Box::new(TeltonikaUdp {
             options,
@@ -40,6 +41,8 @@ struct TeltonikaTcp {
     inner: TcpSession,
     /// The handshake verdict byte, owed after `accept`.
     reply: Option<Vec<u8>>,
+    /// Set when the input ended inside a frame.
+    cut: Option<super::FrameError>,
 }
 
 impl Session for TeltonikaTcp {
@@ -51,12 +54,23 @@ impl Session for TeltonikaTcp {
         self.reply = Some(self.inner.accept_imei(accepted).to_vec());
     }
 
+    fn assume_identified(&mut self) {
+        self.inner.assume_identified();
+    }
+
+    fn handle_eof(&mut self) {
+        self.cut = self.inner.leftover_error();
+    }
+
     fn poll(&mut self) -> Option<Output> {
         if let Some(reply) = self.reply.take() {
             return Some(Output::Reply(reply));
         }
         loop {
-            let output = match self.inner.poll_event()? {
+            let Some(event) = self.inner.poll_event() else {
+                return self.cut.take().map(|error| Output::Close(Box::new(error)));
+            };
+            let output = match event {
                 TcpEvent::Imei(imei) => Output::Identified(imei),
                 TcpEvent::Records { records, ack } => Output::Records {
                     records,

@@ -34,6 +34,8 @@ pub struct TcpSession {
     start: usize,
     state: State,
     imei: Option<String>,
+    /// Data frames are decoded before a handshake.
+    headless: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +101,7 @@ impl TcpSession {
             start: 0,
             state: State::AwaitImei,
             imei: None,
+            headless: false,
         }
     }
 
@@ -149,7 +152,7 @@ impl TcpSession {
                 None => return Some(self.close(FrameError::InvalidImei)),
             },
             (FrameKind::Imei, _) => return Some(self.close(FrameError::BadPreamble)),
-            (FrameKind::Data, State::AwaitImei) => {
+            (FrameKind::Data, State::AwaitImei) if !self.headless => {
                 return Some(self.close(FrameError::RecordsBeforeImei))
             }
             (FrameKind::Data, _) => self.data_event(frame_bytes),
@@ -196,6 +199,27 @@ impl TcpSession {
             };
         }
         [u8::from(accepted)]
+    }
+
+    /// Why the bytes still buffered do not make a frame, if any are
+    /// buffered: the input ended inside a frame.
+    pub fn leftover_error(&self) -> Option<FrameError> {
+        let pending = self.buffer.get(self.start..).unwrap_or_default();
+        if pending.is_empty() || self.state == State::Closed {
+            return None;
+        }
+        let error = match super::payload::decode_tcp_frame(pending, &self.options) {
+            Err(error) => error,
+            Ok(_) => FrameError::Truncated { at: pending.len() },
+        };
+        Some(error)
+    }
+
+    /// Decodes data frames without a preceding IMEI handshake (a capture
+    /// of the middle of a session); a handshake that still comes is
+    /// reported as usual.
+    pub fn assume_identified(&mut self) {
+        self.headless = true;
     }
 
     /// The IMEI the device sent, once it has.

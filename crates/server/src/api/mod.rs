@@ -62,6 +62,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             }),
         )
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            announce_changes,
+        ))
         .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn(log_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -123,6 +127,28 @@ async fn log_request(
         micros = started.elapsed().as_micros() as u64,
         "http request"
     );
+    response
+}
+
+/// Any successful change through the API (a link, a user, a device, a
+/// group, a session, a token) may change what someone may see: live
+/// connections are told to check their caller again. Announcing every
+/// change, not a list of "permission" routes, means a new route cannot
+/// forget to.
+async fn announce_changes(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::Method;
+    let changes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let response = next.run(request).await;
+    if changes && response.status().is_success() {
+        shared.access_changed();
+    }
     response
 }
 

@@ -210,8 +210,8 @@ pub struct DeviceDto {
 /// Live state of a device, from the listeners and the store.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DeviceState {
-    /// Connected now (or reported recently over UDP).
-    pub online: bool,
+    /// Traccar's status: `online`, `offline` or `unknown`.
+    pub status: &'static str,
     /// Receive time of the latest position.
     pub last_update: Option<Timestamp>,
     /// Id of the latest position.
@@ -221,13 +221,7 @@ pub struct DeviceState {
 impl DeviceDto {
     /// The JSON of a device in its current state.
     pub fn new(device: &Device, state: DeviceState) -> Self {
-        let status = if state.online {
-            "online"
-        } else if state.last_update.is_some() {
-            "offline"
-        } else {
-            "unknown"
-        };
+        let status = state.status;
         DeviceDto {
             id: device.id,
             name: device.name.clone(),

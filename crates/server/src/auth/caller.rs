@@ -28,9 +28,59 @@ pub struct Caller {
     pub user: User,
     /// What the user may see.
     pub scope: Scope,
+    /// How it authenticated, so a long-lived connection can check that
+    /// the credential still holds.
+    pub credential: Credential,
+}
+
+/// The credential a caller presented (hashes only, never the secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// A session cookie, by the SHA-256 of its value.
+    Session(String),
+    /// An API token, by the SHA-256 of its value.
+    Token(String),
+    /// HTTP Basic email and password.
+    Basic,
+}
+
+/// A fingerprint of a user's stored password hash: when it changes, the
+/// password changed.
+pub(crate) async fn password_stamp(shared: &Shared, user_id: i64) -> ApiResult<String> {
+    let hash = shared.store.user_password_hash(user_id).await?;
+    Ok(secret_hash(hash.as_deref().unwrap_or_default()))
 }
 
 impl Caller {
+    /// The caller as a reader of personal data.
+    pub fn viewer(&self) -> crate::access::Viewer {
+        crate::access::Viewer::user(self.user.id, self.scope.clone())
+    }
+
+    /// Whether the credential, the account and the password (`stamp`, from
+    /// [`password_stamp`] when the connection opened) still hold: `Some`
+    /// with the caller's fresh scope, `None` if revoked.
+    pub(crate) async fn recheck(&self, shared: &Shared, stamp: &str) -> ApiResult<Option<Caller>> {
+        let now = shared.now();
+        let user = match &self.credential {
+            Credential::Session(hash) => shared.store.user_by_session(hash, now).await?,
+            Credential::Token(hash) => shared.store.user_by_token(hash, now).await?,
+            Credential::Basic => shared.store.user(self.user.id).await?,
+        };
+        let Some(user) = user.filter(|user| user.id == self.user.id && user.may_log_in(now)) else {
+            return Ok(None);
+        };
+        if password_stamp(shared, user.id).await? != stamp {
+            return Ok(None);
+        }
+        let scope = Scope::resolve(&shared.store, &user).await?;
+        Ok(Some(Caller {
+            user,
+            scope,
+            credential: self.credential.clone(),
+        }))
+    }
+
     /// Refuses read-only users.
     pub fn require_writable(&self) -> ApiResult<()> {
         if self.user.readonly && !self.user.administrator {
@@ -88,10 +138,6 @@ pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a
         .map(|(_, value)| value)
 }
 
-fn now() -> Timestamp {
-    Timestamp::from_millis(crate::listener::now_millis())
-}
-
 /// Checks an email and password, counting failures against the account and
 /// the address. Logs failures (never the password).
 pub(crate) async fn login_with_password(
@@ -117,7 +163,7 @@ pub(crate) async fn login_with_password(
         .unwrap_or(false);
     match user {
         Some(user) if matches && hash.is_some() => {
-            if !user.may_log_in(now()) {
+            if !user.may_log_in(shared.now()) {
                 tracing::info!(
                     email,
                     ?address,
@@ -140,15 +186,12 @@ pub(crate) async fn login_with_password(
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Kq9o7rN1Y3b3nGmZ0xQyF7vJm2m8gk3Lq7m0x8w3fA";
 
-async fn authenticate(parts: &Parts, shared: &Shared) -> ApiResult<User> {
-    let now = now();
+async fn authenticate(parts: &Parts, shared: &Shared) -> ApiResult<(User, Credential)> {
+    let now = shared.now();
     if let Some(session) = cookie(parts, SESSION_COOKIE) {
-        if let Some(user) = shared
-            .store
-            .user_by_session(&secret_hash(session), now)
-            .await?
-        {
-            return check_active(user, now);
+        let hash = secret_hash(session);
+        if let Some(user) = shared.store.user_by_session(&hash, now).await? {
+            return Ok((check_active(user, now)?, Credential::Session(hash)));
         }
     }
     let Some(header) = parts.headers.get(AUTHORIZATION) else {
@@ -158,8 +201,9 @@ async fn authenticate(parts: &Parts, shared: &Shared) -> ApiResult<User> {
         .to_str()
         .map_err(|_| ApiError::Unauthorized("malformed authorization header".into()))?;
     if let Some(token) = strip_scheme(header, "Bearer") {
-        return match shared.store.user_by_token(&secret_hash(token), now).await? {
-            Some(user) => check_active(user, now),
+        let hash = secret_hash(token);
+        return match shared.store.user_by_token(&hash, now).await? {
+            Some(user) => Ok((check_active(user, now)?, Credential::Token(hash))),
             None => Err(ApiError::Unauthorized("invalid or expired token".into())),
         };
     }
@@ -169,12 +213,12 @@ async fn authenticate(parts: &Parts, shared: &Shared) -> ApiResult<User> {
         let cache_key = secret_hash(&format!("{email}\u{0}{password}"));
         if let Some(user_id) = shared.basic.get(&cache_key, BASIC_CACHE_TTL) {
             if let Some(user) = shared.store.user(user_id).await? {
-                return check_active(user, now);
+                return Ok((check_active(user, now)?, Credential::Basic));
             }
         }
         let user = login_with_password(shared, &email, &password, peer_ip(parts)).await?;
         shared.basic.put(cache_key, user.id);
-        return Ok(user);
+        return Ok((user, Credential::Basic));
     }
     Err(ApiError::Unauthorized(
         "unsupported authorization scheme".into(),
@@ -208,9 +252,13 @@ impl FromRequestParts<Arc<Shared>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> ApiResult<Caller> {
-        let user = authenticate(parts, shared).await?;
+        let (user, credential) = authenticate(parts, shared).await?;
         let scope = Scope::resolve(&shared.store, &user).await?;
-        Ok(Caller { user, scope })
+        Ok(Caller {
+            user,
+            scope,
+            credential,
+        })
     }
 }
 

@@ -8,8 +8,8 @@ mod rate_limit;
 mod scope;
 mod secrets;
 
-pub(crate) use caller::{cookie_value, login_with_password as login, BasicCache};
-pub use caller::{Caller, SESSION_COOKIE};
+pub(crate) use caller::{cookie_value, login_with_password as login, password_stamp, BasicCache};
+pub use caller::{Caller, Credential, SESSION_COOKIE};
 pub use password::{hash_password, verify_password};
 pub(crate) use rate_limit::LoginLimiter;
 pub use scope::Scope;

@@ -1,40 +1,67 @@
-//! `trackd decode`: one frame in (hex), Traccar-shaped JSON lines out.
+//! `trackd decode`: one capture in (hex for binary protocols, a query
+//! string or JSON for HTTP ones), Traccar-shaped JSON lines out. Every
+//! protocol decodes through the same session contract the server uses.
 
 use std::io::{Read, Write};
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use trackd_model::Position;
-use trackd_protocols::teltonika::{self, DecodeOptions};
+use trackd_model::{Position, Timestamp};
+use trackd_protocols::{HttpRequest, Output, Session, SessionConfig, Transport};
 use trackd_server::api::dto::PositionDto;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum ProtocolArg {
-    Teltonika,
-}
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum TransportArg {
     Tcp,
     Udp,
+    Http,
+}
+
+impl From<TransportArg> for Transport {
+    fn from(arg: TransportArg) -> Transport {
+        match arg {
+            TransportArg::Tcp => Transport::Tcp,
+            TransportArg::Udp => Transport::Udp,
+            TransportArg::Http => Transport::Http,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct DecodeArgs {
-    /// Device protocol of the frame.
+    /// Device protocol (teltonika, gt06, osmand, ...).
+    #[arg(long)]
+    protocol: String,
+    /// Transport the capture came over [default: the protocol's first].
     #[arg(long, value_enum)]
-    protocol: ProtocolArg,
-    /// Transport the frame came over (TCP frames and UDP datagrams differ).
-    #[arg(long, value_enum, default_value = "tcp")]
-    transport: TransportArg,
+    transport: Option<TransportArg>,
     /// Print every IO element as `io<ID>`, without Traccar's names.
     #[arg(long)]
     raw_io: bool,
-    /// The frame as hex (whitespace ignored), or `-` to read it from stdin.
+    /// The capture: hex (whitespace ignored) for TCP/UDP, a query string or
+    /// JSON body for HTTP; `-` reads it from stdin.
     input: String,
 }
 
 pub(crate) fn run(args: DecodeArgs) -> anyhow::Result<()> {
+    let Some(info) = trackd_protocols::protocol(&args.protocol) else {
+        let known: Vec<&str> = trackd_protocols::PROTOCOLS.iter().map(|p| p.name).collect();
+        bail!(
+            "unknown protocol {:?} (known: {})",
+            args.protocol,
+            known.join(", ")
+        );
+    };
+    let transport = match args.transport {
+        Some(transport) => transport.into(),
+        None => *info
+            .transports
+            .first()
+            .context("protocol has no transport")?,
+    };
+    if !info.speaks(transport) {
+        bail!("{} does not speak {}", info.name, transport);
+    }
     let text = if args.input == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -44,21 +71,28 @@ pub(crate) fn run(args: DecodeArgs) -> anyhow::Result<()> {
     } else {
         args.input.clone()
     };
-    let bytes = parse_hex(&text)?;
-    let options = DecodeOptions {
+    let config = SessionConfig {
         raw_io: args.raw_io,
+        ..SessionConfig::default()
     };
-    let (unique_id, positions) = match (args.protocol, args.transport) {
-        (ProtocolArg::Teltonika, TransportArg::Tcp) => decode_teltonika_tcp(&bytes, &options)?,
-        (ProtocolArg::Teltonika, TransportArg::Udp) => {
-            let packet = teltonika::decode_udp(&bytes, &options)?;
-            (Some(packet.imei), packet.records)
-        }
-    };
+    let mut session = (info.new_session)(transport, &config);
+    // A capture may start mid-conversation, without the device's login:
+    // decode as if the device were known.
+    session.assume_identified();
+    let now = trackd_model::Clock::now(&trackd_model::SystemClock);
+    if transport == Transport::Http {
+        feed_request(session.as_mut(), now, text.trim());
+    } else {
+        session.handle_bytes(now, &parse_hex(&text)?);
+    }
+    session.handle_eof();
+    let (unique_id, positions) = drain(session.as_mut())?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for position in &positions {
-        let dto = PositionDto::decoded(position, unique_id.as_deref());
+        let mut position = position.clone();
+        position.protocol = info.protocol;
+        let dto = PositionDto::decoded(&position, unique_id.as_deref());
         serde_json::to_writer(&mut out, &dto)?;
         out.write_all(b"\n")?;
     }
@@ -66,36 +100,57 @@ pub(crate) fn run(args: DecodeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A TCP capture may start with the IMEI handshake; positions after it carry
-/// that IMEI as their `uniqueId`.
-fn decode_teltonika_tcp(
-    bytes: &[u8],
-    options: &DecodeOptions,
-) -> anyhow::Result<(Option<String>, Vec<Position>)> {
-    if let Some((imei, rest)) = split_imei_handshake(bytes) {
-        if rest.is_empty() {
-            eprintln!("imei handshake: {imei}");
-            return Ok((Some(imei), Vec::new()));
-        }
-        let positions = teltonika::decode_tcp_frame(rest, options).with_context(|| {
-            format!("after the {}-byte imei handshake", bytes.len() - rest.len())
-        })?;
-        return Ok((Some(imei), positions));
+/// A JSON body is POSTed; anything else is a GET query string (a leading
+/// URL or path up to `?` is dropped).
+fn feed_request(session: &mut dyn Session, now: Timestamp, text: &str) {
+    if text.starts_with('{') || text.starts_with('[') {
+        session.handle_request(
+            now,
+            &HttpRequest {
+                method: "POST",
+                path: "/",
+                query: "",
+                content_type: Some("application/json"),
+                body: text.as_bytes(),
+            },
+        );
+    } else {
+        let query = text.split_once('?').map_or(text, |(_, query)| query);
+        session.handle_request(
+            now,
+            &HttpRequest {
+                method: "GET",
+                path: "/",
+                query,
+                content_type: None,
+                body: &[],
+            },
+        );
     }
-    Ok((None, teltonika::decode_tcp_frame(bytes, options)?))
 }
 
-fn split_imei_handshake(bytes: &[u8]) -> Option<(String, &[u8])> {
-    let len = usize::from(u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]));
-    if !(1..=20).contains(&len) {
-        return None;
+/// Runs the session dry, accepting every identification; the first
+/// rejection or close is the error.
+fn drain(session: &mut dyn Session) -> anyhow::Result<(Option<String>, Vec<Position>)> {
+    let mut unique_id = None;
+    let mut positions = Vec::new();
+    while let Some(output) = session.poll() {
+        match output {
+            Output::Identified(id) => {
+                eprintln!("identified: {id}");
+                unique_id = Some(id);
+                session.accept(true);
+            }
+            Output::Records { records, .. } => positions.extend(records),
+            Output::Reply(_) => {}
+            Output::Notice(text) => eprintln!("{text}"),
+            Output::Rejected(reason) | Output::Close(reason) => bail!("{reason}"),
+        }
     }
-    let imei = bytes.get(2..2 + len)?;
-    if !imei.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let imei = String::from_utf8_lossy(imei).into_owned();
-    Some((imei, bytes.get(2 + len..).unwrap_or_default()))
+    Ok((
+        unique_id.or_else(|| session.unique_id().map(str::to_owned)),
+        positions,
+    ))
 }
 
 fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
@@ -127,14 +182,5 @@ mod tests {
             .to_string()
             .contains("position 1"));
         assert!(parse_hex("abc").unwrap_err().to_string().contains("odd"));
-    }
-
-    #[test]
-    fn imei_handshake_is_split_off() {
-        let bytes = hex::decode("000f33353630303030303030303030303100").unwrap();
-        let (imei, rest) = split_imei_handshake(&bytes).unwrap();
-        assert_eq!(imei, "356000000000001");
-        assert_eq!(rest, &[0u8][..]);
-        assert!(split_imei_handshake(&[0, 0, 0, 0, 0, 0, 0, 0x20]).is_none());
     }
 }

@@ -69,7 +69,14 @@ pub(crate) async fn run(command: ExportCommand) -> anyhow::Result<()> {
             .device_by_unique_id(&device)
             .await?
             .with_context(|| format!("no device with unique id {device}"))?;
-        let positions = store.positions(device.id, from, to).await?;
+        // The same read path as the API: the operator's viewer sees every
+        // device, under the privacy mask and audit that apply to it.
+        let access = trackd_server::access::Access::new(store.clone());
+        let viewer = trackd_server::access::Viewer::operator();
+        let positions = access
+            .positions(&viewer, device.id, from, to)
+            .await?
+            .with_context(|| format!("device {} is not visible", device.unique_id))?;
         anyhow::Ok((device, positions))
     }
     .await;

@@ -38,14 +38,18 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .start()
         .await
         .context("binding listeners")?;
-    tracing::info!(
-        teltonika_tcp = ?running.teltonika_tcp,
-        teltonika_udp = ?running.teltonika_udp,
-        http = ?running.http,
-        "trackd listening"
-    );
+    for listener in &running.listeners {
+        tracing::info!(
+            protocol = listener.protocol,
+            transport = %listener.transport,
+            addr = %listener.addr,
+            "listening for devices"
+        );
+    }
+    tracing::info!(http = ?running.http, "trackd listening");
 
-    let demo = match (config.demo, running.teltonika_tcp) {
+    let teltonika = running.listener("teltonika", trackd_protocols::Transport::Tcp);
+    let demo = match (config.demo, teltonika) {
         (true, Some(addr)) => Some(tokio::spawn(run_demo(
             store.clone(),
             addr,

@@ -17,10 +17,11 @@ pub(crate) async fn get_one(
     caller: Caller,
     PathId(id): PathId,
 ) -> ApiResult<Json<EventDto>> {
-    let event = shared.store.event(id).await?.ok_or(ApiError::NotFound)?;
-    if !caller.scope.device(event.device_id) {
-        return Err(ApiError::NotFound);
-    }
+    let event = shared
+        .access
+        .event(&caller.viewer(), id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(EventDto::from(&event)))
 }
 
@@ -43,6 +44,10 @@ pub(crate) async fn report(
         .filter(|t| t != "allEvents")
         .collect();
     let types = (!types.is_empty()).then_some(types.as_slice());
-    let events = shared.store.events(&devices, types, from, to).await?;
+    let events = shared
+        .access
+        .events(&caller.viewer(), &devices, types, from, to)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(events.iter().map(EventDto::from).collect()))
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
-use trackd_model::{DeviceId, StoredPosition};
+use trackd_model::DeviceId;
 
 use crate::api::dto::PositionDto;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
@@ -21,15 +21,12 @@ pub(crate) async fn list(
     caller: Caller,
     params: Params,
 ) -> ApiResult<Json<Vec<PositionDto>>> {
+    let viewer = caller.viewer();
     let ids = params.ids("id")?;
     if !ids.is_empty() {
         let mut out = Vec::new();
         for id in ids {
-            let device_id = StoredPosition::device_of_id(id);
-            if !caller.scope.device(device_id) {
-                continue;
-            }
-            if let Some(position) = shared.store.position_by_id(id).await? {
+            if let Some(position) = shared.access.position(&viewer, id).await? {
                 out.push(PositionDto::stored(&position));
             }
         }
@@ -41,10 +38,11 @@ pub(crate) async fn list(
     match (device_id, from, to) {
         (Some(device_id), Some(_), Some(_)) => {
             let (from, to) = params.range()?;
-            if !caller.scope.device(device_id) {
-                return Err(ApiError::NotFound);
-            }
-            let positions = shared.store.positions(device_id, from, to).await?;
+            let positions = shared
+                .access
+                .positions(&viewer, device_id, from, to)
+                .await?
+                .ok_or(ApiError::NotFound)?;
             if positions.len() > MAX_POSITIONS {
                 return Err(ApiError::bad(format!(
                     "more than {MAX_POSITIONS} positions in that range: ask for a shorter one"
@@ -55,23 +53,15 @@ pub(crate) async fn list(
         (_, Some(_), None) | (_, None, Some(_)) => Err(ApiError::bad("give both from and to")),
         (None, Some(_), Some(_)) => Err(ApiError::bad("deviceId is required with from and to")),
         (Some(device_id), None, None) => {
-            if !caller.scope.device(device_id) {
+            if !viewer.scope.device(device_id) {
                 return Err(ApiError::NotFound);
             }
-            let latest = shared.store.latest_position(device_id).await?;
+            let latest = shared.access.latest(&viewer, device_id).await?;
             Ok(Json(latest.iter().map(PositionDto::stored).collect()))
         }
         (None, None, None) => {
-            let mut out = Vec::new();
-            for device in shared.store.devices().await? {
-                if !caller.scope.device(device.id) {
-                    continue;
-                }
-                if let Some(latest) = shared.store.latest_position(device.id).await? {
-                    out.push(PositionDto::stored(&latest));
-                }
-            }
-            Ok(Json(out))
+            let latest = shared.access.latest_of_all(&viewer).await?;
+            Ok(Json(latest.iter().map(PositionDto::stored).collect()))
         }
     }
 }
@@ -132,9 +122,14 @@ pub(crate) async fn route_report(
 ) -> ApiResult<Json<Vec<PositionDto>>> {
     let (from, to) = params.range()?;
     let devices = requested_devices(&shared, &caller, &params).await?;
+    let viewer = caller.viewer();
     let mut out = Vec::new();
     for device_id in devices {
-        let positions = shared.store.positions(device_id, from, to).await?;
+        let positions = shared
+            .access
+            .positions(&viewer, device_id, from, to)
+            .await?
+            .ok_or(ApiError::NotFound)?;
         if out.len() + positions.len() > MAX_POSITIONS {
             return Err(ApiError::bad(format!(
                 "more than {MAX_POSITIONS} positions in that range: ask for a shorter one"

@@ -16,7 +16,6 @@ use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{ApiForm, Params};
 use crate::api::objects::{parse_time, UserDto};
 use crate::auth::{new_secret, secret_hash, Caller, SESSION_COOKIE};
-use crate::listener::now_millis;
 use crate::server::Shared;
 
 /// Sessions last this long.
@@ -28,13 +27,9 @@ pub(crate) struct LoginForm {
     password: String,
 }
 
-fn now() -> Timestamp {
-    Timestamp::from_millis(now_millis())
-}
-
 async fn start_session(shared: &Shared, user: &User) -> ApiResult<Response> {
     let secret = new_secret();
-    let expires = Timestamp::from_millis(now_millis() + SESSION_LIFETIME_MS);
+    let expires = Timestamp::from_millis(shared.now().as_millis() + SESSION_LIFETIME_MS);
     shared
         .store
         .create_session(user.id, &secret_hash(&secret), expires)
@@ -67,9 +62,9 @@ pub(crate) async fn get(
     if let Some(token) = params.get("token") {
         let user = shared
             .store
-            .user_by_token(&secret_hash(token), now())
+            .user_by_token(&secret_hash(token), shared.now())
             .await?
-            .filter(|user| user.may_log_in(now()))
+            .filter(|user| user.may_log_in(shared.now()))
             .ok_or_else(|| ApiError::Unauthorized("invalid or expired token".into()))?;
         return start_session(&shared, &user).await;
     }
@@ -111,7 +106,7 @@ pub(crate) async fn create_token(
         None | Some("") => None,
         Some(text) => {
             let expires = parse_time("expiration", text)?;
-            if expires <= now() {
+            if expires <= shared.now() {
                 return Err(ApiError::bad("expiration is in the past"));
             }
             Some(expires)

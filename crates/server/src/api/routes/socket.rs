@@ -1,12 +1,15 @@
 //! `/api/socket`: Traccar's WebSocket. On connect the client gets the
 //! latest positions of its devices; then `{"devices":[...]}`,
-//! `{"positions":[...]}` and `{"events":[...]}` as they change, only for
-//! devices in the caller's scope.
+//! `{"positions":[...]}` and `{"events":[...]}` as they change, through
+//! the caller's viewer. When permissions may have changed the caller is
+//! checked again at once: a revoked credential, a disabled or deleted
+//! account or a changed password close the socket; a narrower scope
+//! applies from the next update on.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use serde_json::json;
@@ -14,7 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::dto::PositionDto;
 use crate::api::error::ErrorBody;
-use crate::auth::Caller;
+use crate::auth::{password_stamp, Caller};
 use crate::live::merge;
 use crate::server::Shared;
 
@@ -24,6 +27,11 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_BATCH: usize = 512;
 /// Largest message accepted from a client.
 const MAX_CLIENT_MESSAGE: usize = 4096;
+/// The caller is checked again at least this often (expiry times pass
+/// without any change to announce them).
+const RECHECK_EVERY: Duration = Duration::from_secs(30);
+/// WebSocket close code for "policy violation": the access was revoked.
+const CLOSE_REVOKED: u16 = 1008;
 
 #[utoipa::path(get, path = "/api/socket", tag = "socket", description = "WebSocket: pushes {\"devices\"}, {\"positions\"} and {\"events\"} objects for visible devices", security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 101, description = "switching to WebSocket"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn upgrade(
@@ -35,10 +43,6 @@ pub(crate) async fn upgrade(
         .on_upgrade(move |socket| serve(socket, shared, caller))
 }
 
-async fn send(socket: &mut WebSocket, value: serde_json::Value) -> bool {
-    send_text(socket, value.to_string()).await
-}
-
 async fn send_text(socket: &mut WebSocket, text: String) -> bool {
     matches!(
         tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
@@ -46,34 +50,65 @@ async fn send_text(socket: &mut WebSocket, text: String) -> bool {
     )
 }
 
-async fn initial_positions(shared: &Shared, caller: &Caller) -> Vec<PositionDto> {
-    let Ok(devices) = shared.store.devices().await else {
-        return Vec::new();
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
     };
-    let mut out = Vec::new();
-    for device in devices.iter().filter(|d| caller.scope.device(d.id)) {
-        if let Ok(Some(latest)) = shared.store.latest_position(device.id).await {
-            out.push(PositionDto::stored(&latest));
-        }
-    }
-    out
+    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
 }
 
-async fn serve(mut socket: WebSocket, shared: Arc<Shared>, caller: Caller) {
+async fn serve(mut socket: WebSocket, shared: Arc<Shared>, mut caller: Caller) {
     // Subscribe first so nothing committed after the snapshot is missed.
     let mut updates = shared.live.subscribe();
-    let initial = initial_positions(&shared, &caller).await;
-    if !initial.is_empty() && !send(&mut socket, json!({ "positions": initial })).await {
+    let mut epoch = shared.access_epoch.subscribe();
+    epoch.mark_unchanged();
+    let Ok(stamp) = password_stamp(&shared, caller.user.id).await else {
         return;
+    };
+    let mut viewer = caller.viewer();
+    let initial = shared
+        .access
+        .latest_of_all(&viewer)
+        .await
+        .unwrap_or_default();
+    if !initial.is_empty() {
+        let dtos: Vec<PositionDto> = initial.iter().map(PositionDto::stored).collect();
+        if !send_text(&mut socket, json!({ "positions": dtos }).to_string()).await {
+            return;
+        }
     }
+    let mut recheck = tokio::time::interval(RECHECK_EVERY);
+    recheck.tick().await;
     loop {
         tokio::select! {
+            biased;
+            () = shared.shutdown.requested() => {
+                close(&mut socket, 1001, "server shutting down").await;
+                return;
+            }
+            changed = epoch.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                epoch.mark_unchanged();
+                if !refresh(&mut socket, &shared, &mut caller, &stamp).await {
+                    return;
+                }
+                viewer = caller.viewer();
+            }
+            _ = recheck.tick() => {
+                if !refresh(&mut socket, &shared, &mut caller, &stamp).await {
+                    return;
+                }
+                viewer = caller.viewer();
+            }
             update = updates.recv() => {
                 let first = match update {
                     Ok(update) => update,
                     Err(RecvError::Lagged(missed)) => {
                         tracing::info!(user_id = caller.user.id, missed, "websocket client too slow, dropped");
-                        let _ = socket.send(Message::Close(None)).await;
+                        close(&mut socket, 1013, "too slow").await;
                         return;
                     }
                     Err(RecvError::Closed) => return,
@@ -87,8 +122,11 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, caller: Caller) {
                         Err(_) => break,
                     }
                 }
-                let visible = batch.iter().filter(|u| caller.scope.device(u.device_id)).map(|u| u.as_ref());
-                if let Some(message) = merge(visible) {
+                let items: Vec<_> = batch
+                    .iter()
+                    .filter_map(|entry| shared.access.live_items(&viewer, entry))
+                    .collect();
+                if let Some(message) = merge(items.iter().map(|(kind, text)| (*kind, &**text))) {
                     if !send_text(&mut socket, message).await {
                         return;
                     }
@@ -106,6 +144,32 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, caller: Caller) {
                     Some(Ok(_)) => {}
                 }
             }
+        }
+    }
+}
+
+/// Checks the caller again; closes the socket and returns false when its
+/// access is gone.
+async fn refresh(
+    socket: &mut WebSocket,
+    shared: &Shared,
+    caller: &mut Caller,
+    stamp: &str,
+) -> bool {
+    match caller.recheck(shared, stamp).await {
+        Ok(Some(fresh)) => {
+            *caller = fresh;
+            true
+        }
+        Ok(None) => {
+            tracing::info!(user_id = caller.user.id, "websocket closed: access revoked");
+            close(socket, CLOSE_REVOKED, "access revoked").await;
+            false
+        }
+        // A failing store cannot vouch for the caller.
+        Err(_) => {
+            close(socket, 1011, "cannot check access").await;
+            false
         }
     }
 }

@@ -17,7 +17,8 @@ pub(crate) enum Admission {
 }
 
 /// Device lookups for the listeners, with a cache of accepted ids so UDP
-/// packets (which repeat the IMEI every time) do not hit the store.
+/// datagrams and HTTP requests (which name their device every time) do
+/// not hit the store.
 pub(crate) struct Registry {
     store: Store,
     register_unknown: bool,

@@ -1,0 +1,143 @@
+//! Device input: the one ingest seam and the one loop per transport.
+//!
+//! Every protocol's bytes take the same path:
+//! **decode → process → commit → ack → publish**, in that order.
+//! - decode: the protocol's sans-IO [`trackd_protocols::Session`], made by
+//!   its [`trackd_protocols::ProtocolInfo`]; the loops in [`tcp`], [`udp`]
+//!   and [`http`] own the sockets and know no protocol by name.
+//! - process: [`Processor`] with per-device state, one owner per device
+//!   ([`Ingest`]), whatever number of connections or transports it uses.
+//! - commit: the store; returns once durable.
+//! - ack: the loop sends the session's ack bytes (HTTP: the `200`).
+//! - publish: [`Ingest::publish`] puts the committed records on the live bus.
+//!
+//! **Architecture Invariant:** a device is never acknowledged for records
+//! that are not durable. **Architecture Invariant:** no file in this module
+//! names a protocol (a tidy test checks).
+
+pub(crate) mod admission;
+mod conversation;
+mod http;
+mod presence;
+mod process;
+mod tcp;
+mod udp;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use trackd_model::{DeviceId, Position, StoredPosition};
+use trackd_store::{Store, StoreError};
+
+pub(crate) use admission::{Admission, Registry};
+pub(crate) use http::serve_http;
+pub(crate) use presence::Presence;
+pub(crate) use process::{Identity, Processor};
+pub(crate) use tcp::serve_tcp;
+pub(crate) use udp::serve_udp;
+
+use crate::live::{LiveBus, LiveUpdate};
+
+/// Per-device processing state; exactly one per device.
+type Slot<P> = Arc<tokio::sync::Mutex<<P as Processor>::State>>;
+
+/// The seam every listener commits through.
+pub(crate) struct Ingest<P: Processor> {
+    store: Store,
+    live: LiveBus,
+    processor: P,
+    slots: Mutex<HashMap<DeviceId, Slot<P>>>,
+}
+
+/// Records that are durable and may now be acknowledged, then published.
+#[must_use = "acknowledge, then publish"]
+pub(crate) struct Committed {
+    device_id: DeviceId,
+    positions: Vec<StoredPosition>,
+}
+
+impl Committed {
+    /// How many records were committed.
+    pub(crate) fn len(&self) -> usize {
+        self.positions.len()
+    }
+}
+
+impl<P: Processor> Ingest<P> {
+    pub(crate) fn new(store: Store, live: LiveBus, processor: P) -> Self {
+        Ingest {
+            store,
+            live,
+            processor,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn slot(&self, device_id: DeviceId) -> Slot<P> {
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slots.entry(device_id).or_default().clone()
+    }
+
+    /// Processes and commits one batch of a device's records. When this
+    /// returns Ok the caller may acknowledge them, then [`Self::publish`].
+    /// Batches of one device are processed and committed one at a time, in
+    /// arrival order, even when they come over several connections.
+    pub(crate) async fn commit(
+        &self,
+        device_id: DeviceId,
+        records: Vec<Position>,
+    ) -> Result<Committed, StoreError> {
+        if records.is_empty() {
+            return Ok(Committed {
+                device_id,
+                positions: Vec::new(),
+            });
+        }
+        let slot = self.slot(device_id);
+        let mut state = slot.lock().await;
+        // A failed commit must leave the state as if the batch never came:
+        // the device resends it.
+        let before = state.clone();
+        let events = self.processor.process(&mut state, device_id, &records);
+        let kept = self.live.has_subscribers().then(|| records.clone());
+        let ids = match self.store.append_positions(device_id, records).await {
+            Ok(ids) => ids,
+            Err(err) => {
+                *state = before;
+                return Err(err);
+            }
+        };
+        drop(state);
+        drop(events);
+        let positions = match kept {
+            Some(records) => ids
+                .into_iter()
+                .zip(records)
+                .map(|(id, position)| StoredPosition {
+                    id,
+                    device_id,
+                    position,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Committed {
+            device_id,
+            positions,
+        })
+    }
+
+    /// Publishes committed (and acknowledged) records to the live bus.
+    pub(crate) fn publish(&self, committed: Committed) {
+        if committed.positions.is_empty() {
+            return;
+        }
+        self.live.publish(LiveUpdate::Positions {
+            device_id: committed.device_id,
+            positions: committed.positions.into(),
+        });
+    }
+}

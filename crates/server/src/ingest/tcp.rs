@@ -1,0 +1,130 @@
+//! The one TCP loop: accept, then per connection read → session → act.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use trackd_protocols::{ProtocolInfo, Session, Transport};
+
+use super::conversation::{Conversation, End, Outbox};
+use crate::server::Shared;
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 4096;
+
+/// Accepts connections until the task is dropped; one task per connection.
+pub(crate) async fn serve_tcp(
+    listener: TcpListener,
+    protocol: &'static ProtocolInfo,
+    shared: Arc<Shared>,
+) {
+    let permits = Arc::new(Semaphore::new(shared.config.max_connections));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(protocol = protocol.name, %err, "tcp accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!(protocol = protocol.name, %peer, "tcp connection refused: connection limit reached");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let active = shared.shutdown.track();
+        tokio::spawn(async move {
+            connection(stream, peer, protocol, &shared).await;
+            drop(permit);
+            drop(active);
+        });
+    }
+}
+
+struct StreamOutbox<'a>(&'a mut tokio::net::tcp::OwnedWriteHalf);
+
+impl Outbox for StreamOutbox<'_> {
+    async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(bytes).await
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    protocol: &'static ProtocolInfo,
+    shared: &Shared,
+) {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut session = (protocol.new_session)(Transport::Tcp, &shared.session_config());
+    let mut conversation = Conversation::new(shared, protocol, Transport::Tcp, peer);
+    let end = frame_loop(
+        &mut reader,
+        &mut StreamOutbox(&mut writer),
+        session.as_mut(),
+        &mut conversation,
+        shared,
+    )
+    .await;
+    conversation.finish(session.as_ref(), &end);
+}
+
+async fn frame_loop(
+    reader: &mut tokio::net::tcp::OwnedReadHalf,
+    outbox: &mut StreamOutbox<'_>,
+    session: &mut dyn Session,
+    conversation: &mut Conversation<'_>,
+    shared: &Shared,
+) -> End {
+    let mut buf = [0u8; READ_CHUNK];
+    let idle = shared.config.idle_timeout;
+    let handshake = shared.config.handshake_timeout;
+    let started = tokio::time::Instant::now();
+    loop {
+        // Unidentified connections get the handshake timeout, so idle
+        // sockets cannot hold connection slots for the idle timeout.
+        let deadline = if conversation.device_id.is_none() {
+            started + handshake
+        } else {
+            tokio::time::Instant::now() + idle
+        };
+        let wake = session.poll_timeout().map(|at| {
+            let wait = at
+                .as_millis()
+                .saturating_sub(shared.clock.now().as_millis());
+            tokio::time::Instant::now() + Duration::from_millis(wait.max(0).unsigned_abs())
+        });
+        let until = wake.map_or(deadline, |wake| wake.min(deadline));
+        // Shutdown is noticed only here, between reads: a commit in flight
+        // finishes and is acknowledged first.
+        let read = tokio::select! {
+            biased;
+            () = shared.shutdown.requested() => return End::Shutdown,
+            read = tokio::time::timeout_at(until, reader.read(&mut buf)) => read,
+        };
+        let n = match read {
+            Err(_) if wake.is_some_and(|wake| wake <= deadline) => {
+                session.handle_timeout(shared.clock.now());
+                if let Some(end) = conversation.drain(session, outbox).await {
+                    return end;
+                }
+                continue;
+            }
+            Err(_) if conversation.device_id.is_none() => return End::HandshakeTimeout,
+            Err(_) => return End::Idle,
+            Ok(Err(err)) => return End::Io(err),
+            Ok(Ok(0)) => return End::PeerClosed,
+            Ok(Ok(n)) => n,
+        };
+        session.handle_bytes(shared.clock.now(), buf.get(..n).unwrap_or_default());
+        if let Some(end) = conversation.drain(session, outbox).await {
+            return end;
+        }
+    }
+}
