@@ -141,6 +141,10 @@ known_keys! {
     CngUsed = 93 => "cngUsed",
     CngLevel = 94 => "cngLevel",
     OilLevel = 95 => "oilLevel",
+    // 96..=119 belong to another protocol; OsmAnd / Traccar Client use 120..=139.
+    Accuracy = 120 => "accuracy",
+    Activity = 121 => "activity",
+    Mock = 122 => "mock",
 }
 
 /// An attribute key.
