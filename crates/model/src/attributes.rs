@@ -141,6 +141,11 @@ known_keys! {
     CngUsed = 93 => "cngUsed",
     CngLevel = 94 => "cngLevel",
     OilLevel = 95 => "oilLevel",
+    Geofence = 96 => "geofence",
+    Humidity = 97 => "humidity",
+    DrivingTime = 98 => "drivingTime",
+    Card = 99 => "card",
+    EventData = 100 => "eventData",
 }
 
 /// An attribute key.

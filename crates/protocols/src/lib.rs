@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod gt06;
 mod reader;
 mod session;
 pub mod teltonika;
@@ -20,7 +21,7 @@ pub use session::{
 };
 
 /// Every protocol trackd speaks; adding one is a folder and a line here.
-pub static PROTOCOLS: &[ProtocolInfo] = &[teltonika::PROTOCOL];
+pub static PROTOCOLS: &[ProtocolInfo] = &[teltonika::PROTOCOL, gt06::PROTOCOL];
 
 /// The protocol registered under Traccar's name `name`.
 pub fn protocol(name: &str) -> Option<&'static ProtocolInfo> {
