@@ -141,7 +141,11 @@ known_keys! {
     CngUsed = 93 => "cngUsed",
     CngLevel = 94 => "cngLevel",
     OilLevel = 95 => "oilLevel",
-    // 96..=119 belong to another protocol; OsmAnd / Traccar Client use 120..=139.
+    Geofence = 96 => "geofence",
+    Humidity = 97 => "humidity",
+    DrivingTime = 98 => "drivingTime",
+    Card = 99 => "card",
+    EventData = 100 => "eventData",
     Accuracy = 120 => "accuracy",
     Activity = 121 => "activity",
     Mock = 122 => "mock",

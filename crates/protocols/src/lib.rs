@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod gt06;
 pub mod osmand;
 mod reader;
 mod session;
@@ -21,7 +22,7 @@ pub use session::{
 };
 
 /// Every protocol trackd speaks; adding one is a folder and a line here.
-pub static PROTOCOLS: &[ProtocolInfo] = &[teltonika::PROTOCOL, osmand::PROTOCOL];
+pub static PROTOCOLS: &[ProtocolInfo] = &[teltonika::PROTOCOL, gt06::PROTOCOL, osmand::PROTOCOL];
 
 /// The protocol registered under Traccar's name `name`.
 pub fn protocol(name: &str) -> Option<&'static ProtocolInfo> {

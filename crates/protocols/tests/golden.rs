@@ -1,6 +1,7 @@
-//! Golden fixtures: every `test_data/teltonika/<case>.hex` (a whole TCP
-//! session from the device side) is fed through [`TcpSession`] split every
-//! way — whole, byte by byte, and in seeded random chunks — and the events
+//! Golden fixtures: every `test_data/<protocol>/<case>.hex` (a whole TCP
+//! session from the device side) is fed through the protocol's `Session`
+//! (looked up by folder name in the registry) split every way — whole,
+//! byte by byte, and in seeded random chunks — and the rendered outputs
 //! must be identical each time and equal `<case>.expect`.
 //!
 //! A missing expectation is written on the run; `UPDATE_EXPECT=1`
@@ -11,8 +12,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use trackd_model::{mps_to_knots, AttrValueRef, Position};
-use trackd_protocols::teltonika::{DecodeOptions, TcpEvent, TcpSession};
+use trackd_model::{mps_to_knots, AttrValueRef, Position, Timestamp};
+use trackd_protocols::{Output, SessionConfig, Transport};
+
+/// The clock every golden session runs at (positions without a fix of
+/// their own are stamped with it).
+const NOW_MS: i64 = 1_767_225_600_000;
 
 fn unhex(text: &str) -> Vec<u8> {
     let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
@@ -55,33 +60,38 @@ fn render_position(out: &mut String, p: &Position) {
     let _ = writeln!(out, "    {}", attributes.join(" "));
 }
 
-/// Runs one session over `chunks`, answering the handshake with "accept".
-fn run(chunks: &[&[u8]]) -> String {
-    let mut session = TcpSession::new(DecodeOptions::default());
+/// Runs one session of `protocol` over `chunks`, accepting every
+/// identification, and renders every output.
+fn run(protocol: &str, chunks: &[&[u8]]) -> String {
+    let info = trackd_protocols::protocol(protocol).expect("registered protocol");
+    let mut session = (info.new_session)(Transport::Tcp, &SessionConfig::default());
+    let now = Timestamp::from_millis(NOW_MS);
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let mut out = String::new();
     for chunk in chunks {
-        session.handle_bytes(chunk);
-        while let Some(event) = session.poll_event() {
-            match event {
-                TcpEvent::Imei(imei) => {
-                    let reply = session.accept_imei(true);
-                    let _ = writeln!(out, "imei {imei} -> reply {:02x}", reply[0]);
+        session.handle_bytes(now, chunk);
+        while let Some(output) = session.poll() {
+            match output {
+                Output::Identified(id) => {
+                    let _ = writeln!(out, "identified {id}");
+                    session.accept(true);
                 }
-                TcpEvent::Records { records, ack } => {
-                    let reply: String = ack.reply().iter().map(|b| format!("{b:02x}")).collect();
-                    let _ = writeln!(out, "records {} -> reply {reply}", records.len());
+                Output::Reply(bytes) => {
+                    let _ = writeln!(out, "reply {}", hex(&bytes));
+                }
+                Output::Records { records, ack } => {
+                    let _ = writeln!(out, "records {} -> ack {}", records.len(), hex(&ack));
                     for position in &records {
                         render_position(&mut out, position);
                     }
                 }
-                TcpEvent::Ping => out.push_str("ping\n"),
-                TcpEvent::CommandResponse(r) => {
-                    let _ = writeln!(out, "response type {:02x}: {:?}", r.response_type, r.text);
+                Output::Notice(text) => {
+                    let _ = writeln!(out, "notice: {text}");
                 }
-                TcpEvent::Rejected(e) => {
+                Output::Rejected(e) => {
                     let _ = writeln!(out, "rejected: {e}");
                 }
-                TcpEvent::Close(e) => {
+                Output::Close(e) => {
                     let _ = writeln!(out, "close: {e}");
                 }
             }
@@ -124,13 +134,22 @@ fn check(expect_path: &Path, actual: &str) {
     }
 }
 
-fn cases() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/teltonika");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("test_data/teltonika")
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|e| e == "hex"))
-        .collect();
+/// `(protocol, case)` for every fixture, protocol = folder name.
+fn cases() -> Vec<(String, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data");
+    let mut cases = Vec::new();
+    for dir in std::fs::read_dir(&root).expect("test_data").flatten() {
+        let protocol = dir.file_name().to_string_lossy().into_owned();
+        for entry in std::fs::read_dir(dir.path())
+            .expect("protocol dir")
+            .flatten()
+        {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "hex") {
+                cases.push((protocol.clone(), path));
+            }
+        }
+    }
     cases.sort();
     cases
 }
@@ -139,13 +158,13 @@ fn cases() -> Vec<PathBuf> {
 fn golden_fixtures_every_split() {
     let cases = cases();
     assert!(!cases.is_empty());
-    for case in &cases {
+    for (protocol, case) in &cases {
         let bytes = unhex(&std::fs::read_to_string(case).expect("read fixture"));
-        let whole = run(&[&bytes]);
+        let whole = run(protocol, &[&bytes]);
         let byte_by_byte: Vec<&[u8]> = bytes.chunks(1).collect();
         assert_eq!(
             whole,
-            run(&byte_by_byte),
+            run(protocol, &byte_by_byte),
             "{}: byte-by-byte split differs",
             case.display()
         );
@@ -153,7 +172,7 @@ fn golden_fixtures_every_split() {
             let chunks = random_chunks(&bytes, seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             assert_eq!(
                 whole,
-                run(&chunks),
+                run(protocol, &chunks),
                 "{}: random split {seed} differs",
                 case.display()
             );
