@@ -1,167 +1,146 @@
-//! The registry half of [`PgStore`]: every call is one statement or one
-//! transaction on the pool; allowed in read-only mode too.
+//! The PostgreSQL side of the registry seam ([`crate::registry`]): a
+//! [`Db`] over a pooled connection or a transaction, and where each kind of
+//! registry call runs. Allowed in read-only mode too. Events keep their own
+//! PostgreSQL code (`events.rs`) and are only routed here.
 
-use trackd_model::{
-    Device, DeviceFields, DeviceId, Event, EventId, Geofence, GeofenceFields, GeofenceId, Group,
-    GroupFields, GroupId, JsonObject, Link, NewDevice, NewEvent, Permitted, Timestamp, User,
-    UserFields, UserId,
-};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{Column, PgConnection, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
+use trackd_model::{DeviceId, Event, EventId, NewEvent, Timestamp};
 
-use super::{devices, events, geofences, groups, links, tokens, users, PgStore};
+use super::{events, PgStore};
+use crate::registry::db::{Cell, Db, Param, Row};
 use crate::StoreError;
 
+/// Where a registry call runs: a transaction (writes, snapshots) or a bare
+/// pooled connection (single reads, no BEGIN/COMMIT round trips).
+pub(crate) enum PgSession {
+    Tx(Transaction<'static, Postgres>),
+    Conn(PoolConnection<Postgres>),
+}
+
+impl PgSession {
+    fn conn(&mut self) -> &mut PgConnection {
+        match self {
+            PgSession::Tx(tx) => tx,
+            PgSession::Conn(conn) => conn,
+        }
+    }
+
+    /// Commits on success; on error the transaction is rolled back as it drops.
+    pub(crate) async fn finish<R>(self, result: Result<R, StoreError>) -> Result<R, StoreError> {
+        let value = result?;
+        if let PgSession::Tx(tx) = self {
+            tx.commit().await?;
+        }
+        Ok(value)
+    }
+}
+
+fn bind<'q>(sql: &'q str, params: &'q [Param<'q>]) -> Query<'q, Postgres, PgArguments> {
+    params
+        .iter()
+        .fold(sqlx::query(sql), |query, param| match *param {
+            Param::Int(value) => query.bind(value),
+            Param::Int4(value) => query.bind(value),
+            Param::Bool(value) => query.bind(value),
+            Param::Text(value) => query.bind(value),
+        })
+}
+
+/// `Conflict` for a unique violation, else the backend error.
+fn map_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(database) if database.is_unique_violation() => {
+            StoreError::Conflict("unique key".into())
+        }
+        _ => error.into(),
+    }
+}
+
+fn decode(row: &PgRow) -> Result<Row, StoreError> {
+    let mut cells = Vec::with_capacity(row.len());
+    for (index, column) in row.columns().iter().enumerate() {
+        if row.try_get_raw(index)?.is_null() {
+            cells.push(Cell::Null);
+            continue;
+        }
+        cells.push(match column.type_info().name() {
+            "INT8" => Cell::Int(row.try_get(index)?),
+            "INT4" => Cell::Int(row.try_get::<i32, _>(index)?.into()),
+            "INT2" => Cell::Int(row.try_get::<i16, _>(index)?.into()),
+            "BOOL" => Cell::Bool(row.try_get(index)?),
+            "TEXT" | "VARCHAR" => Cell::Text(row.try_get(index)?),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unexpected {other} column {} in the registry",
+                    column.name()
+                )))
+            }
+        });
+    }
+    Ok(Row(cells))
+}
+
+impl Db for PgSession {
+    const LOCK_REFERENCED: &'static str = " FOR KEY SHARE";
+    const LOCK_GROUP_TREE: Option<&'static str> =
+        Some("LOCK TABLE groups IN SHARE ROW EXCLUSIVE MODE");
+
+    async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        let done = bind(sql, params)
+            .execute(self.conn())
+            .await
+            .map_err(map_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Option<Row>, StoreError> {
+        let row = bind(sql, params)
+            .fetch_optional(self.conn())
+            .await
+            .map_err(map_error)?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    async fn fetch_all(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        let rows = bind(sql, params)
+            .fetch_all(self.conn())
+            .await
+            .map_err(map_error)?;
+        rows.iter().map(decode).collect()
+    }
+}
+
 impl PgStore {
-    pub(crate) async fn add_device(&self, device: NewDevice) -> Result<Device, StoreError> {
-        self.create_device(device.into()).await
+    /// A transaction for a registry change (READ COMMITTED; the shared code
+    /// takes the locks it needs).
+    pub(crate) async fn registry_write(&self) -> Result<PgSession, StoreError> {
+        Ok(PgSession::Tx(self.pool.begin().await?))
     }
 
-    pub(crate) async fn create_device(&self, fields: DeviceFields) -> Result<Device, StoreError> {
-        devices::insert(&self.pool, &fields).await
+    /// A pooled connection for a registry read.
+    pub(crate) async fn registry_read(&self) -> Result<PgSession, StoreError> {
+        Ok(PgSession::Conn(self.pool.acquire().await?))
     }
 
-    pub(crate) async fn update_device(
-        &self,
-        id: DeviceId,
-        fields: DeviceFields,
-    ) -> Result<Device, StoreError> {
-        devices::update(&self.pool, id, &fields).await
+    /// One REPEATABLE READ snapshot for registry reads that must agree.
+    pub(crate) async fn registry_snapshot(&self) -> Result<PgSession, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        Ok(PgSession::Tx(tx))
     }
 
-    pub(crate) async fn delete_device(&self, id: DeviceId) -> Result<(), StoreError> {
-        devices::delete(&self.pool, id).await
-    }
-
-    pub(crate) async fn device_by_unique_id(
-        &self,
-        unique_id: &str,
-    ) -> Result<Option<Device>, StoreError> {
-        devices::by_unique_id(&self.pool, unique_id).await
-    }
-
-    pub(crate) async fn device(&self, id: DeviceId) -> Result<Option<Device>, StoreError> {
-        devices::by_id(&self.pool, id).await
-    }
-
-    pub(crate) async fn devices(&self) -> Result<Vec<Device>, StoreError> {
-        devices::all(&self.pool).await
-    }
-
-    pub(crate) async fn create_user(
-        &self,
-        fields: UserFields,
-        password_hash: Option<String>,
-    ) -> Result<User, StoreError> {
-        users::insert(&self.pool, &fields, password_hash.as_deref()).await
-    }
-
-    pub(crate) async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        users::by_id(&self.pool, id).await
-    }
-
-    pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        users::by_email(&self.pool, email).await
-    }
-
-    pub(crate) async fn user_password_hash(
-        &self,
-        id: UserId,
-    ) -> Result<Option<String>, StoreError> {
-        users::password_hash(&self.pool, id).await
-    }
-
-    pub(crate) async fn set_user_password_hash(
-        &self,
-        id: UserId,
-        hash: &str,
-    ) -> Result<(), StoreError> {
-        users::set_password_hash(&self.pool, id, hash).await
-    }
-
-    pub(crate) async fn update_user(
-        &self,
-        id: UserId,
-        fields: UserFields,
-    ) -> Result<User, StoreError> {
-        users::update(&self.pool, id, &fields).await
-    }
-
-    pub(crate) async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
-        users::delete(&self.pool, id).await
-    }
-
-    pub(crate) async fn users(&self) -> Result<Vec<User>, StoreError> {
-        users::all(&self.pool).await
-    }
-
-    pub(crate) async fn count_users(&self) -> Result<u64, StoreError> {
-        users::count(&self.pool).await
-    }
-
-    pub(crate) async fn create_group(&self, fields: GroupFields) -> Result<Group, StoreError> {
-        groups::insert(&self.pool, &fields).await
-    }
-
-    pub(crate) async fn group(&self, id: GroupId) -> Result<Option<Group>, StoreError> {
-        groups::by_id(&self.pool, id).await
-    }
-
-    pub(crate) async fn update_group(
-        &self,
-        id: GroupId,
-        fields: GroupFields,
-    ) -> Result<Group, StoreError> {
-        groups::update(&self.pool, id, &fields).await
-    }
-
-    pub(crate) async fn delete_group(&self, id: GroupId) -> Result<(), StoreError> {
-        groups::delete(&self.pool, id).await
-    }
-
-    pub(crate) async fn groups(&self) -> Result<Vec<Group>, StoreError> {
-        groups::all(&self.pool).await
-    }
-
-    pub(crate) async fn create_geofence(
-        &self,
-        fields: GeofenceFields,
-    ) -> Result<Geofence, StoreError> {
-        geofences::insert(&self.pool, &fields).await
-    }
-
-    pub(crate) async fn geofence(&self, id: GeofenceId) -> Result<Option<Geofence>, StoreError> {
-        geofences::by_id(&self.pool, id).await
-    }
-
-    pub(crate) async fn update_geofence(
-        &self,
-        id: GeofenceId,
-        fields: GeofenceFields,
-    ) -> Result<Geofence, StoreError> {
-        geofences::update(&self.pool, id, &fields).await
-    }
-
-    pub(crate) async fn delete_geofence(&self, id: GeofenceId) -> Result<(), StoreError> {
-        geofences::delete(&self.pool, id).await
-    }
-
-    pub(crate) async fn geofences(&self) -> Result<Vec<Geofence>, StoreError> {
-        geofences::all(&self.pool).await
-    }
-
-    pub(crate) async fn link(&self, link: Link) -> Result<(), StoreError> {
-        links::link(&self.pool, link).await
-    }
-
-    pub(crate) async fn unlink(&self, link: Link) -> Result<(), StoreError> {
-        links::unlink(&self.pool, link).await
-    }
-
-    pub(crate) async fn links_of_user(&self, user_id: UserId) -> Result<Vec<Link>, StoreError> {
-        links::of_user(&self.pool, user_id).await
-    }
-
-    pub(crate) async fn permitted(&self, user_id: UserId) -> Result<Permitted, StoreError> {
-        links::permitted(&self.pool, user_id).await
+    /// Nothing is kept per device outside the database.
+    pub(crate) async fn device_deleted(&self, _id: DeviceId) -> Result<(), StoreError> {
+        Ok(())
     }
 
     pub(crate) async fn insert_event(&self, event: NewEvent) -> Result<Event, StoreError> {
@@ -180,58 +159,5 @@ impl PgStore {
         to: Timestamp,
     ) -> Result<Vec<Event>, StoreError> {
         events::range(&self.pool, device_ids, types, from, to).await
-    }
-
-    pub(crate) async fn create_token(
-        &self,
-        user_id: UserId,
-        token_hash: &str,
-        expires: Option<Timestamp>,
-    ) -> Result<(), StoreError> {
-        tokens::create_token(&self.pool, user_id, token_hash, expires).await
-    }
-
-    pub(crate) async fn user_by_token(
-        &self,
-        token_hash: &str,
-        now: Timestamp,
-    ) -> Result<Option<User>, StoreError> {
-        tokens::user_by_token(&self.pool, token_hash, now).await
-    }
-
-    pub(crate) async fn create_session(
-        &self,
-        user_id: UserId,
-        session_hash: &str,
-        expires: Timestamp,
-    ) -> Result<(), StoreError> {
-        tokens::create_session(&self.pool, user_id, session_hash, expires).await
-    }
-
-    pub(crate) async fn user_by_session(
-        &self,
-        session_hash: &str,
-        now: Timestamp,
-    ) -> Result<Option<User>, StoreError> {
-        tokens::user_by_session(&self.pool, session_hash, now).await
-    }
-
-    pub(crate) async fn delete_session(&self, session_hash: &str) -> Result<(), StoreError> {
-        tokens::delete_session(&self.pool, session_hash).await
-    }
-
-    pub(crate) async fn purge_expired_credentials(
-        &self,
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        tokens::purge_expired(&self.pool, now).await
-    }
-
-    pub(crate) async fn server_settings(&self) -> Result<JsonObject, StoreError> {
-        tokens::server_settings(&self.pool).await
-    }
-
-    pub(crate) async fn set_server_settings(&self, settings: JsonObject) -> Result<(), StoreError> {
-        tokens::set_server_settings(&self.pool, &settings).await
     }
 }
