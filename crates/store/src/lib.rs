@@ -93,9 +93,14 @@ impl Store {
             }
             Backend::Sqlite(sqlite::SqliteStore::open(path.as_ref(), config.read_only).await?)
         };
-        Ok(Store {
+        let store = Store {
             backend: Arc::new(backend),
-        })
+        };
+        registry!(store, registry_write, |db| registry::schema::apply(
+            db,
+            registry::schema::MIGRATIONS
+        ))?;
+        Ok(store)
     }
 
     /// Registers a device with only a name and unique id; `Conflict` if

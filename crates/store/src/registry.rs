@@ -8,27 +8,30 @@
 //!
 //! Written once for both backends: each table's SQL, decoding, validation
 //! and cascades live in one module here (`users`, `devices`, `groups`,
-//! `geofences`, `permissions`, `tokens`, with `integrity` for the shared
-//! reference checks and deletes), generic over the dialect seam
-//! [`db::Db`]. A backend only implements `Db` (binding, row decoding,
-//! unique-violation mapping, lock clauses) and says where a call runs
-//! (`registry_write`, `registry_read`, `registry_snapshot`):
-//! `src/sqlite/registry.rs`, `src/postgres/registry.rs`. Events still have
-//! per-backend code (they join the position commit).
+//! `geofences`, `permissions`, `tokens`; `integrity` holds the reference
+//! checks and the delete cascade, `schema` the registry DDL), generic over
+//! the dialect seam [`db::Db`]. A backend only implements `Db` (binding,
+//! row decoding, unique-violation mapping, lock clauses, DDL words) and
+//! says where a call runs (`registry_write`, `registry_read`,
+//! `registry_snapshot`), in `src/sqlite/registry.rs` and
+//! `src/postgres/registry.rs`. Events keep per-backend code (they join the
+//! position commit) and are only routed through here.
 //!
-//! How to add a registry table (three files):
-//! 1. the schema: one migration entry in `src/registry/schema.rs`, written
-//!    once with its dialect tokens (`{id}`, `{bool}`, ...);
-//! 2. `src/registry/<table>.rs`: its columns, `from_row`, and the
-//!    operations as `async fn op<D: Db>(db: &mut D, ...)`, using
-//!    `integrity::exists` for references and `integrity::delete` for the
-//!    delete cascade (and adding the table to `crate::links::Table` if
-//!    links may point at it... a fourth file, only for linkable tables);
-//! 3. this file: `mod <table>;` and one `Store` method per operation, each
-//!    `registry!(self, registry_write | registry_read | registry_snapshot,
-//!    |db| <table>::op(db, ...))`.
+//! How to add a registry table (three files, no backend file):
+//! 1. `src/registry/schema.rs`: append its `CREATE TABLE` to `MIGRATIONS`,
+//!    written once with the dialect words (`{id}`, `{int}`, `{bool}`, ...);
+//! 2. `src/registry/<table>.rs` (new): its columns, `from_row`, and each
+//!    operation as `async fn op<D: Db>(db: &mut D, ...)` with `$n`
+//!    placeholders in order, `integrity::exists` for the rows it refers
+//!    to, and what its delete clears;
+//! 3. this file: `mod <table>;` and one `Store` method per operation:
+//!    `registry!(self, registry_write, |db| <table>::op(db, ...))`
+//!    (`registry_read` for one read, `registry_snapshot` for reads that
+//!    must agree).
 //!
-//! No backend file changes.
+//! Only a table that permission links may point at touches a fourth,
+//! `src/links.rs` (its `Table` variant and link kinds, a change of the
+//! permission rules); its delete is then `integrity::delete`.
 
 pub(crate) mod db;
 pub(crate) mod devices;
@@ -36,6 +39,7 @@ mod geofences;
 mod groups;
 mod integrity;
 mod permissions;
+pub(crate) mod schema;
 mod tokens;
 mod users;
 
@@ -349,5 +353,29 @@ impl Store {
         registry!(self, registry_write, |db| tokens::set_server_settings(
             db, &settings
         ))
+    }
+}
+
+/// Direct access to the seam for the store's own tests.
+#[cfg(test)]
+impl Store {
+    /// Applies `migrations` as the registry schema.
+    pub(crate) async fn apply_registry_schema(
+        &self,
+        migrations: &'static [(i64, &'static str)],
+    ) -> Result<(), StoreError> {
+        registry!(self, registry_write, |db| schema::apply(db, migrations))
+    }
+
+    /// Runs one statement with integer parameters in a write transaction.
+    pub(crate) async fn registry_query(
+        &self,
+        sql: &'static str,
+        ints: Vec<i64>,
+    ) -> Result<Vec<db::Row>, StoreError> {
+        registry!(self, registry_write, |db| async move {
+            let params: Vec<db::Param<'_>> = ints.iter().map(|&n| n.into()).collect();
+            db::Db::fetch_all(db, sql, &params).await
+        })
     }
 }

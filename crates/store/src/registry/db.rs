@@ -187,6 +187,17 @@ pub(crate) trait Db {
     /// writers are serialised anyway (SQLite).
     const LOCK_GROUP_TREE: Option<&'static str>;
 
+    /// How this dialect spells the words registry DDL writes in braces
+    /// (`crate::registry::schema`).
+    const DDL_WORDS: &'static [(&'static str, &'static str)];
+
+    /// Run first in the transaction that migrates the registry schema where
+    /// concurrent openers are not serialised otherwise (PostgreSQL nodes).
+    const LOCK_SCHEMA: Option<&'static str>;
+
+    /// Runs several statements without parameters (DDL).
+    async fn execute_script(&mut self, sql: &str) -> Result<(), StoreError>;
+
     /// Runs a statement; the number of rows it changed.
     async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError>;
 
@@ -244,5 +255,43 @@ pub(crate) fn ready<T>(
         Poll::Pending => Err(StoreError::Backend(std::sync::Arc::new(
             std::io::Error::other("a synchronous registry call waited"),
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::{Cell, Row};
+    use crate::StoreError;
+
+    #[test]
+    fn cells_decode_to_what_the_registry_asks_for() {
+        let row = Row(vec![
+            Cell::Int(7),
+            Cell::Null,
+            Cell::Bool(true),
+            Cell::Text("x".into()),
+            Cell::Int(i64::from(i32::MAX) + 1),
+        ]);
+        assert_eq!(row.int(0).unwrap(), 7);
+        assert_eq!(row.opt_int(1).unwrap(), None);
+        assert!(
+            row.boolean(0).unwrap(),
+            "SQLite stores booleans as integers"
+        );
+        assert!(row.boolean(2).unwrap());
+        assert_eq!(row.text(3).unwrap(), "x");
+        assert_eq!(row.opt_text(1).unwrap(), None);
+        for wrong in [
+            row.int(1).map(|_| ()),
+            row.int(3).map(|_| ()),
+            row.text(0).map(|_| ()),
+            row.boolean(3).map(|_| ()),
+            row.int4(4).map(|_| ()),
+            row.int(5).map(|_| ()),
+        ] {
+            assert!(matches!(wrong, Err(StoreError::Corrupt(_))), "{wrong:?}");
+        }
     }
 }

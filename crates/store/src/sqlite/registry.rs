@@ -107,6 +107,19 @@ impl SqliteDb<'_> {
 impl Db for SqliteDb<'_> {
     const LOCK_REFERENCED: &'static str = "";
     const LOCK_GROUP_TREE: Option<&'static str> = None;
+    // AUTOINCREMENT: a deleted row's id is never handed out again.
+    const DDL_WORDS: &'static [(&'static str, &'static str)] = &[
+        ("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+        ("{int}", "INTEGER"),
+        ("{bool}", "INTEGER"),
+        ("{false}", "0"),
+        ("{true}", "1"),
+    ];
+    const LOCK_SCHEMA: Option<&'static str> = None;
+
+    async fn execute_script(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.conn.execute_batch(sql).map_err(map_error)
+    }
 
     async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         let changed = self
