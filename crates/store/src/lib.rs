@@ -74,6 +74,7 @@ macro_rules! dispatch {
     };
 }
 
+#[macro_use]
 mod registry;
 
 impl Store {
@@ -92,30 +93,38 @@ impl Store {
             }
             Backend::Sqlite(sqlite::SqliteStore::open(path.as_ref(), config.read_only).await?)
         };
-        Ok(Store {
+        let store = Store {
             backend: Arc::new(backend),
-        })
+        };
+        registry!(store, registry_write, |db| registry::schema::apply(
+            db,
+            registry::schema::MIGRATIONS
+        ))?;
+        Ok(store)
     }
 
     /// Registers a device with only a name and unique id; `Conflict` if
     /// the unique id is taken. See [`Store::create_device`].
     pub async fn add_device(&self, device: NewDevice) -> Result<Device, StoreError> {
-        dispatch!(self.add_device(device))
+        self.create_device(device.into()).await
     }
 
     /// The device reporting as `unique_id`, if registered.
     pub async fn device_by_unique_id(&self, unique_id: &str) -> Result<Option<Device>, StoreError> {
-        dispatch!(self.device_by_unique_id(unique_id))
+        let unique_id = unique_id.to_owned();
+        registry!(self, registry_read, |db| registry::devices::by_unique_id(
+            db, &unique_id
+        ))
     }
 
     /// The device with this id, if registered.
     pub async fn device(&self, id: DeviceId) -> Result<Option<Device>, StoreError> {
-        dispatch!(self.device(id))
+        registry!(self, registry_read, |db| registry::devices::by_id(db, id))
     }
 
     /// All devices, by id.
     pub async fn devices(&self) -> Result<Vec<Device>, StoreError> {
-        dispatch!(self.devices())
+        registry!(self, registry_read, |db| registry::devices::all(db))
     }
 
     /// Returns only once the positions are durably committed (group commit across concurrent callers). Caller then ACKs the device.

@@ -5,6 +5,43 @@
 //! and devices while a server owns the positions). Referential cleanup is
 //! part of each delete, in the same transaction: deleting a user, device,
 //! group or geofence removes every link to or from it.
+//!
+//! Written once for both backends: each table's SQL, decoding, validation
+//! and cascades live in one module here (`users`, `devices`, `groups`,
+//! `geofences`, `permissions`, `tokens`; `integrity` holds the reference
+//! checks and the delete cascade, `schema` the registry DDL), generic over
+//! the dialect seam [`db::Db`]. A backend only implements `Db` (binding,
+//! row decoding, unique-violation mapping, lock clauses, DDL words) and
+//! says where a call runs (`registry_write`, `registry_read`,
+//! `registry_snapshot`), in `src/sqlite/registry.rs` and
+//! `src/postgres/registry.rs`. Events keep per-backend code (they join the
+//! position commit) and are only routed through here.
+//!
+//! How to add a registry table (three files, no backend file):
+//! 1. `src/registry/schema.rs`: append its `CREATE TABLE` to `MIGRATIONS`,
+//!    written once with the dialect words (`{id}`, `{int}`, `{bool}`, ...);
+//! 2. `src/registry/<table>.rs` (new): its columns, `from_row`, and each
+//!    operation as `async fn op<D: Db>(db: &mut D, ...)` with `$n`
+//!    placeholders in order, `integrity::exists` for the rows it refers
+//!    to, and what its delete clears;
+//! 3. this file: `mod <table>;` and one `Store` method per operation:
+//!    `registry!(self, registry_write, |db| <table>::op(db, ...))`
+//!    (`registry_read` for one read, `registry_snapshot` for reads that
+//!    must agree).
+//!
+//! Only a table that permission links may point at touches a fourth,
+//! `src/links.rs` (its `Table` variant and link kinds, a change of the
+//! permission rules); its delete is then `integrity::delete`.
+
+pub(crate) mod db;
+pub(crate) mod devices;
+mod geofences;
+mod groups;
+mod integrity;
+mod permissions;
+pub(crate) mod schema;
+mod tokens;
+mod users;
 
 use trackd_model::{
     Device, DeviceFields, DeviceId, Event, EventId, Geofence, GeofenceFields, GeofenceId, Group,
@@ -14,6 +51,31 @@ use trackd_model::{
 
 use crate::{Backend, Store, StoreError};
 
+/// Runs `$body` (a future over `$db: &mut impl Db`) on the store's backend,
+/// in the place `$mode` names: `registry_write` (one transaction),
+/// `registry_read` (a pooled connection) or `registry_snapshot` (one
+/// consistent read transaction). Captured values must be owned: on SQLite
+/// the body runs on another thread.
+macro_rules! registry {
+    ($self:ident, $mode:ident, |$db:ident| $body:expr) => {
+        match &*$self.backend {
+            $crate::Backend::Sqlite(store) => {
+                store
+                    .$mode(move |$db| $crate::registry::db::ready($body))
+                    .await
+            }
+            $crate::Backend::Postgres(store) => {
+                let mut session = store.$mode().await?;
+                let result = {
+                    let $db = &mut session;
+                    $body.await
+                };
+                session.finish(result).await
+            }
+        }
+    };
+}
+
 impl Store {
     /// Creates a user; `Conflict` if the email is taken (compared case-insensitively).
     pub async fn create_user(
@@ -21,53 +83,61 @@ impl Store {
         fields: UserFields,
         password_hash: Option<String>,
     ) -> Result<User, StoreError> {
-        dispatch!(self.create_user(fields, password_hash))
+        registry!(self, registry_write, |db| users::insert(
+            db,
+            &fields,
+            password_hash.as_deref()
+        ))
     }
 
     /// The user with this id.
     pub async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        dispatch!(self.user(id))
+        registry!(self, registry_read, |db| users::by_id(db, id))
     }
 
     /// The user with this email, compared case-insensitively (ASCII on SQLite).
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        dispatch!(self.user_by_email(email))
+        let email = email.to_owned();
+        registry!(self, registry_read, |db| users::by_email(db, &email))
     }
 
     /// The stored password hash; `None` if the user has none or does not exist.
     pub async fn user_password_hash(&self, id: UserId) -> Result<Option<String>, StoreError> {
-        dispatch!(self.user_password_hash(id))
+        registry!(self, registry_read, |db| users::password_hash(db, id))
     }
 
     /// Replaces the password hash; `NotFound` if the user does not exist.
     pub async fn set_user_password_hash(&self, id: UserId, hash: &str) -> Result<(), StoreError> {
-        dispatch!(self.set_user_password_hash(id, hash))
+        let hash = hash.to_owned();
+        registry!(self, registry_write, |db| users::set_password_hash(
+            db, id, &hash
+        ))
     }
 
     /// Replaces every field (not the password); `NotFound`, or `Conflict` on a taken email.
     pub async fn update_user(&self, id: UserId, fields: UserFields) -> Result<User, StoreError> {
-        dispatch!(self.update_user(id, fields))
+        registry!(self, registry_write, |db| users::update(db, id, &fields))
     }
 
     /// Deletes a user with its links, API tokens and sessions; `NotFound` if absent.
     pub async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
-        dispatch!(self.delete_user(id))
+        registry!(self, registry_write, |db| users::delete(db, id))
     }
 
     /// All users, by id.
     pub async fn users(&self) -> Result<Vec<User>, StoreError> {
-        dispatch!(self.users())
+        registry!(self, registry_read, |db| users::all(db))
     }
 
     /// How many users exist (zero: the first user becomes administrator).
     pub async fn count_users(&self) -> Result<u64, StoreError> {
-        dispatch!(self.count_users())
+        registry!(self, registry_read, |db| users::count(db))
     }
 
     /// Registers a device; `Conflict` if its unique id is taken,
     /// `InvalidInput` if its group does not exist.
     pub async fn create_device(&self, fields: DeviceFields) -> Result<Device, StoreError> {
-        dispatch!(self.create_device(fields))
+        registry!(self, registry_write, |db| devices::insert(db, &fields))
     }
 
     /// Replaces every field of a device; `NotFound`, `Conflict` or `InvalidInput` (group).
@@ -76,23 +146,24 @@ impl Store {
         id: DeviceId,
         fields: DeviceFields,
     ) -> Result<Device, StoreError> {
-        dispatch!(self.update_device(id, fields))
+        registry!(self, registry_write, |db| devices::update(db, id, &fields))
     }
 
     /// Deletes a device, its links and its events; `NotFound` if absent.
     /// Its positions stay (retention removes them); its id is never reused.
     pub async fn delete_device(&self, id: DeviceId) -> Result<(), StoreError> {
-        dispatch!(self.delete_device(id))
+        registry!(self, registry_write, |db| devices::delete(db, id))?;
+        dispatch!(self.device_deleted(id))
     }
 
     /// Creates a group; `InvalidInput` if the parent does not exist.
     pub async fn create_group(&self, fields: GroupFields) -> Result<Group, StoreError> {
-        dispatch!(self.create_group(fields))
+        registry!(self, registry_write, |db| groups::insert(db, &fields))
     }
 
     /// The group with this id.
     pub async fn group(&self, id: GroupId) -> Result<Option<Group>, StoreError> {
-        dispatch!(self.group(id))
+        registry!(self, registry_read, |db| groups::by_id(db, id))
     }
 
     /// Replaces every field; `NotFound`, or `InvalidInput` if the parent is
@@ -102,28 +173,28 @@ impl Store {
         id: GroupId,
         fields: GroupFields,
     ) -> Result<Group, StoreError> {
-        dispatch!(self.update_group(id, fields))
+        registry!(self, registry_write, |db| groups::update(db, id, &fields))
     }
 
     /// Deletes a group and its links; its devices and child groups get no
     /// group (`group_id` NULL). `NotFound` if absent.
     pub async fn delete_group(&self, id: GroupId) -> Result<(), StoreError> {
-        dispatch!(self.delete_group(id))
+        registry!(self, registry_write, |db| groups::delete(db, id))
     }
 
     /// All groups, by id.
     pub async fn groups(&self) -> Result<Vec<Group>, StoreError> {
-        dispatch!(self.groups())
+        registry!(self, registry_read, |db| groups::all(db))
     }
 
     /// Creates a geofence (the area is stored as given; validated by the caller).
     pub async fn create_geofence(&self, fields: GeofenceFields) -> Result<Geofence, StoreError> {
-        dispatch!(self.create_geofence(fields))
+        registry!(self, registry_write, |db| geofences::insert(db, &fields))
     }
 
     /// The geofence with this id.
     pub async fn geofence(&self, id: GeofenceId) -> Result<Option<Geofence>, StoreError> {
-        dispatch!(self.geofence(id))
+        registry!(self, registry_read, |db| geofences::by_id(db, id))
     }
 
     /// Replaces every field; `NotFound` if absent.
@@ -132,32 +203,34 @@ impl Store {
         id: GeofenceId,
         fields: GeofenceFields,
     ) -> Result<Geofence, StoreError> {
-        dispatch!(self.update_geofence(id, fields))
+        registry!(self, registry_write, |db| geofences::update(
+            db, id, &fields
+        ))
     }
 
     /// Deletes a geofence and its links; `NotFound` if absent.
     pub async fn delete_geofence(&self, id: GeofenceId) -> Result<(), StoreError> {
-        dispatch!(self.delete_geofence(id))
+        registry!(self, registry_write, |db| geofences::delete(db, id))
     }
 
     /// All geofences, by id.
     pub async fn geofences(&self) -> Result<Vec<Geofence>, StoreError> {
-        dispatch!(self.geofences())
+        registry!(self, registry_read, |db| geofences::all(db))
     }
 
     /// Adds a permission link; nothing if it exists; `NotFound` if either end does not exist.
     pub async fn link(&self, link: Link) -> Result<(), StoreError> {
-        dispatch!(self.link(link))
+        registry!(self, registry_write, |db| permissions::link(db, link))
     }
 
     /// Removes a permission link; `NotFound` if absent.
     pub async fn unlink(&self, link: Link) -> Result<(), StoreError> {
-        dispatch!(self.unlink(link))
+        registry!(self, registry_write, |db| permissions::unlink(db, link))
     }
 
     /// The links the user owns (`User*` kinds with the user first), sorted.
     pub async fn links_of_user(&self, user_id: UserId) -> Result<Vec<Link>, StoreError> {
-        dispatch!(self.links_of_user(user_id))
+        registry!(self, registry_read, |db| permissions::of_user(db, user_id))
     }
 
     /// What a (non-administrator) user may see, Traccar's rules: the users it
@@ -166,7 +239,9 @@ impl Store {
     /// subgroups; the devices linked to a member of E or in one of those
     /// groups; the geofences linked to a member of E. Every list sorted.
     pub async fn permitted(&self, user_id: UserId) -> Result<Permitted, StoreError> {
-        dispatch!(self.permitted(user_id))
+        registry!(self, registry_snapshot, |db| permissions::permitted(
+            db, user_id
+        ))
     }
 
     /// Stores an event; `InvalidInput` if its device does not exist.
@@ -200,7 +275,13 @@ impl Store {
         token_hash: &str,
         expires: Option<Timestamp>,
     ) -> Result<(), StoreError> {
-        dispatch!(self.create_token(user_id, token_hash, expires))
+        let token_hash = token_hash.to_owned();
+        registry!(self, registry_write, |db| tokens::create_token(
+            db,
+            user_id,
+            &token_hash,
+            expires
+        ))
     }
 
     /// The owner of a token, unless it expired (`expires <= now`). The
@@ -210,7 +291,12 @@ impl Store {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<User>, StoreError> {
-        dispatch!(self.user_by_token(token_hash, now))
+        let token_hash = token_hash.to_owned();
+        registry!(self, registry_read, |db| tokens::user_by_token(
+            db,
+            &token_hash,
+            now
+        ))
     }
 
     /// Stores a session by its hex SHA-256 hash; `NotFound` if the user does not exist.
@@ -220,7 +306,13 @@ impl Store {
         session_hash: &str,
         expires: Timestamp,
     ) -> Result<(), StoreError> {
-        dispatch!(self.create_session(user_id, session_hash, expires))
+        let session_hash = session_hash.to_owned();
+        registry!(self, registry_write, |db| tokens::create_session(
+            db,
+            user_id,
+            &session_hash,
+            expires
+        ))
     }
 
     /// The owner of a session, unless it expired (`expires <= now`).
@@ -229,26 +321,61 @@ impl Store {
         session_hash: &str,
         now: Timestamp,
     ) -> Result<Option<User>, StoreError> {
-        dispatch!(self.user_by_session(session_hash, now))
+        let session_hash = session_hash.to_owned();
+        registry!(self, registry_read, |db| tokens::user_by_session(
+            db,
+            &session_hash,
+            now
+        ))
     }
 
     /// Ends a session (logout); nothing if it is already gone.
     pub async fn delete_session(&self, session_hash: &str) -> Result<(), StoreError> {
-        dispatch!(self.delete_session(session_hash))
+        let session_hash = session_hash.to_owned();
+        registry!(self, registry_write, |db| tokens::delete_session(
+            db,
+            &session_hash
+        ))
     }
 
     /// Deletes sessions and API tokens expired at `now`; returns how many.
     pub async fn purge_expired_credentials(&self, now: Timestamp) -> Result<u64, StoreError> {
-        dispatch!(self.purge_expired_credentials(now))
+        registry!(self, registry_write, |db| tokens::purge_expired(db, now))
     }
 
     /// The server settings object (`{}` until set).
     pub async fn server_settings(&self) -> Result<JsonObject, StoreError> {
-        dispatch!(self.server_settings())
+        registry!(self, registry_read, |db| tokens::server_settings(db))
     }
 
     /// Replaces the server settings object.
     pub async fn set_server_settings(&self, settings: JsonObject) -> Result<(), StoreError> {
-        dispatch!(self.set_server_settings(settings))
+        registry!(self, registry_write, |db| tokens::set_server_settings(
+            db, &settings
+        ))
+    }
+}
+
+/// Direct access to the seam for the store's own tests.
+#[cfg(test)]
+impl Store {
+    /// Applies `migrations` as the registry schema.
+    pub(crate) async fn apply_registry_schema(
+        &self,
+        migrations: &'static [(i64, &'static str)],
+    ) -> Result<(), StoreError> {
+        registry!(self, registry_write, |db| schema::apply(db, migrations))
+    }
+
+    /// Runs one statement with integer parameters in a write transaction.
+    pub(crate) async fn registry_query(
+        &self,
+        sql: &'static str,
+        ints: Vec<i64>,
+    ) -> Result<Vec<db::Row>, StoreError> {
+        registry!(self, registry_write, |db| async move {
+            let params: Vec<db::Param<'_>> = ints.iter().map(|&n| n.into()).collect();
+            db::Db::fetch_all(db, sql, &params).await
+        })
     }
 }

@@ -5,16 +5,10 @@
 //! `device_sequences`, de-duplication is the `positions` primary key, and
 //! a tokio task group-commits appends (`synchronous_commit = on`).
 
-mod devices;
 mod events;
-mod geofences;
-mod groups;
-mod links;
 pub(crate) mod migrations;
 mod positions;
 mod registry;
-mod tokens;
-mod users;
 
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -26,16 +20,6 @@ use trackd_model::{DeviceId, Position, StoredPosition, Timestamp};
 
 use crate::links::Table;
 use crate::StoreError;
-
-/// `Conflict(what)` for a unique-key violation, else the backend error.
-pub(crate) fn conflict(error: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
-    match error {
-        sqlx::Error::Database(database) if database.is_unique_violation() => {
-            StoreError::Conflict(what())
-        }
-        error => error.into(),
-    }
-}
 
 /// Whether row `id` of `table` exists; locks it (`FOR KEY SHARE`) until
 /// the transaction ends, so a concurrent delete waits.

@@ -24,21 +24,16 @@ mod checkpointer;
 mod compaction;
 mod devices;
 mod events;
-mod geofences;
-mod groups;
-mod links;
 pub(crate) mod migrations;
 mod positions;
 mod registry;
-mod tokens;
-mod users;
 mod writer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 use trackd_model::{DeviceId, Position, StoredPosition, Timestamp};
 
@@ -129,18 +124,6 @@ impl ReaderPool {
             idle.push(conn);
         }
         result
-    }
-}
-
-/// `Conflict(what)` for a unique-key violation, else the backend error.
-pub(crate) fn conflict(error: rusqlite::Error, what: impl FnOnce() -> String) -> StoreError {
-    match error {
-        rusqlite::Error::SqliteFailure(failure, _)
-            if failure.code == ErrorCode::ConstraintViolation =>
-        {
-            StoreError::Conflict(what())
-        }
-        error => error.into(),
     }
 }
 

@@ -1,192 +1,182 @@
-//! The registry half of [`SqliteStore`]: users, devices, groups,
-//! geofences, links, events, tokens, sessions, settings. Writes run in one
-//! IMMEDIATE transaction each ([`SqliteStore::write`]); reads use the
-//! reader pool.
+//! The SQLite side of the registry seam ([`crate::registry`]): a [`Db`]
+//! over a rusqlite connection, and where each kind of registry call runs.
+//! Writes run in one IMMEDIATE transaction each on the connection that
+//! writes ([`SqliteStore::write`]); reads use the reader pool. Events keep
+//! their own SQLite code (`events.rs`) and are only routed here.
 
-use trackd_model::{
-    Device, DeviceFields, DeviceId, Event, EventId, Geofence, GeofenceFields, GeofenceId, Group,
-    GroupFields, GroupId, JsonObject, Link, NewDevice, NewEvent, Permitted, Timestamp, User,
-    UserFields, UserId,
-};
+use rusqlite::ffi;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params_from_iter, Connection, Statement, ToSql};
+use trackd_model::{DeviceId, Event, EventId, NewEvent, Timestamp};
 
-use super::{devices, events, geofences, groups, links, tokens, users, SqliteStore};
+use super::{events, SqliteStore};
+use crate::registry::db::{Cell, Db, Param, Row};
 use crate::StoreError;
 
-impl SqliteStore {
-    pub(crate) async fn add_device(&self, device: NewDevice) -> Result<Device, StoreError> {
-        self.create_device(device.into()).await
-    }
+/// A registry connection: the writer's transaction or a pooled reader.
+pub(crate) struct SqliteDb<'c> {
+    conn: &'c Connection,
+}
 
-    pub(crate) async fn create_device(&self, fields: DeviceFields) -> Result<Device, StoreError> {
-        self.write(move |conn| devices::insert(conn, &fields)).await
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match *self {
+            Param::Int(Some(value)) => ToSqlOutput::from(value),
+            Param::Int4(value) => ToSqlOutput::from(value),
+            Param::Bool(value) => ToSqlOutput::from(value),
+            Param::Text(Some(value)) => ToSqlOutput::from(value),
+            Param::Int(None) | Param::Text(None) => ToSqlOutput::from(rusqlite::types::Null),
+        })
     }
+}
 
-    pub(crate) async fn update_device(
-        &self,
-        id: DeviceId,
-        fields: DeviceFields,
-    ) -> Result<Device, StoreError> {
-        self.write(move |conn| devices::update(conn, id, &fields))
-            .await
-    }
-
-    pub(crate) async fn delete_device(&self, id: DeviceId) -> Result<(), StoreError> {
-        self.write(move |conn| devices::delete(conn, id)).await?;
-        if self.inner.writer.is_some() {
-            self.on_writer(move |writer| {
-                writer.forget_device(id);
-                Ok(())
-            })
-            .await?;
+/// `Conflict` for a unique or primary-key violation (what PostgreSQL calls
+/// `unique_violation`), else the backend error.
+fn map_error(error: rusqlite::Error) -> StoreError {
+    match &error {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if matches!(
+                failure.extended_code,
+                ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ) =>
+        {
+            StoreError::Conflict("unique key".into())
         }
-        Ok(())
+        _ => error.into(),
+    }
+}
+
+fn cell(value: ValueRef<'_>) -> Result<Cell, StoreError> {
+    Ok(match value {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(value) => Cell::Int(value),
+        ValueRef::Text(bytes) => Cell::Text(
+            String::from_utf8(bytes.to_vec())
+                .map_err(|error| StoreError::Corrupt(format!("text column: {error}")))?,
+        ),
+        ValueRef::Real(_) | ValueRef::Blob(_) => {
+            return Err(StoreError::Corrupt(format!(
+                "unexpected {} column in the registry",
+                value.data_type()
+            )))
+        }
+    })
+}
+
+impl SqliteDb<'_> {
+    /// A cached statement whose parameters are `$1`, `$2`, ... in order, so
+    /// binding by position binds what the shared SQL means.
+    fn prepare(&self, sql: &str) -> Result<rusqlite::CachedStatement<'_>, StoreError> {
+        let statement = self.conn.prepare_cached(sql)?;
+        for index in 1..=statement.parameter_count() {
+            let name = statement.parameter_name(index).unwrap_or("?");
+            if name.strip_prefix('$') != Some(index.to_string().as_str()) {
+                return Err(StoreError::Backend(std::sync::Arc::new(
+                    rusqlite::Error::InvalidParameterName(format!(
+                        "{name} is parameter {index} of {sql}"
+                    )),
+                )));
+            }
+        }
+        Ok(statement)
     }
 
-    pub(crate) async fn device_by_unique_id(
+    fn rows(
+        statement: &mut Statement<'_>,
+        params: &[Param<'_>],
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        let width = statement.column_count();
+        let mut rows = statement
+            .query(params_from_iter(params))
+            .map_err(map_error)?;
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let Some(row) = rows.next().map_err(map_error)? else {
+                break;
+            };
+            let cells = (0..width)
+                .map(|index| cell(row.get_ref(index)?))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push(Row(cells));
+        }
+        Ok(out)
+    }
+}
+
+impl Db for SqliteDb<'_> {
+    const LOCK_REFERENCED: &'static str = "";
+    const LOCK_GROUP_TREE: Option<&'static str> = None;
+    // AUTOINCREMENT: a deleted row's id is never handed out again.
+    const DDL_WORDS: &'static [(&'static str, &'static str)] = &[
+        ("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+        ("{int}", "INTEGER"),
+        ("{bool}", "INTEGER"),
+        ("{false}", "0"),
+        ("{true}", "1"),
+    ];
+    const LOCK_SCHEMA: Option<&'static str> = None;
+
+    async fn execute_script(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.conn.execute_batch(sql).map_err(map_error)
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        let changed = self
+            .prepare(sql)?
+            .execute(params_from_iter(params))
+            .map_err(map_error)?;
+        Ok(changed as u64)
+    }
+
+    async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Option<Row>, StoreError> {
+        Ok(Self::rows(&mut *self.prepare(sql)?, params, 1)?.pop())
+    }
+
+    async fn fetch_all(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        Self::rows(&mut *self.prepare(sql)?, params, usize::MAX)
+    }
+}
+
+impl SqliteStore {
+    /// Runs a registry change in one IMMEDIATE transaction.
+    pub(crate) async fn registry_write<R: Send + 'static>(
         &self,
-        unique_id: &str,
-    ) -> Result<Option<Device>, StoreError> {
-        let unique_id = unique_id.to_owned();
-        self.read(move |_, conn| devices::by_unique_id(conn, &unique_id))
-            .await
+        f: impl FnOnce(&mut SqliteDb<'_>) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.write(move |conn| f(&mut SqliteDb { conn })).await
     }
 
-    pub(crate) async fn device(&self, id: DeviceId) -> Result<Option<Device>, StoreError> {
-        self.read(move |_, conn| devices::by_id(conn, id)).await
-    }
-
-    pub(crate) async fn devices(&self) -> Result<Vec<Device>, StoreError> {
-        self.read(|_, conn| devices::all(conn)).await
-    }
-
-    pub(crate) async fn create_user(
+    /// Runs a registry read on a pooled reader.
+    pub(crate) async fn registry_read<R: Send + 'static>(
         &self,
-        fields: UserFields,
-        password_hash: Option<String>,
-    ) -> Result<User, StoreError> {
-        self.write(move |conn| users::insert(conn, &fields, password_hash.as_deref()))
-            .await
+        f: impl FnOnce(&mut SqliteDb<'_>) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.read(move |_, conn| f(&mut SqliteDb { conn })).await
     }
 
-    pub(crate) async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.read(move |_, conn| users::by_id(conn, id)).await
-    }
-
-    pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        let email = email.to_owned();
-        self.read(move |_, conn| users::by_email(conn, &email))
-            .await
-    }
-
-    pub(crate) async fn user_password_hash(
+    /// Runs registry reads that must agree in one read transaction.
+    pub(crate) async fn registry_snapshot<R: Send + 'static>(
         &self,
-        id: UserId,
-    ) -> Result<Option<String>, StoreError> {
-        self.read(move |_, conn| users::password_hash(conn, id))
-            .await
+        f: impl FnOnce(&mut SqliteDb<'_>) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.read_tx(move |conn| f(&mut SqliteDb { conn })).await
     }
 
-    pub(crate) async fn set_user_password_hash(
-        &self,
-        id: UserId,
-        hash: &str,
-    ) -> Result<(), StoreError> {
-        let hash = hash.to_owned();
-        self.write(move |conn| users::set_password_hash(conn, id, &hash))
-            .await
-    }
-
-    pub(crate) async fn update_user(
-        &self,
-        id: UserId,
-        fields: UserFields,
-    ) -> Result<User, StoreError> {
-        self.write(move |conn| users::update(conn, id, &fields))
-            .await
-    }
-
-    pub(crate) async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
-        self.write(move |conn| users::delete(conn, id)).await
-    }
-
-    pub(crate) async fn users(&self) -> Result<Vec<User>, StoreError> {
-        self.read(|_, conn| users::all(conn)).await
-    }
-
-    pub(crate) async fn count_users(&self) -> Result<u64, StoreError> {
-        self.read(|_, conn| users::count(conn)).await
-    }
-
-    pub(crate) async fn create_group(&self, fields: GroupFields) -> Result<Group, StoreError> {
-        self.write(move |conn| groups::insert(conn, &fields)).await
-    }
-
-    pub(crate) async fn group(&self, id: GroupId) -> Result<Option<Group>, StoreError> {
-        self.read(move |_, conn| groups::by_id(conn, id)).await
-    }
-
-    pub(crate) async fn update_group(
-        &self,
-        id: GroupId,
-        fields: GroupFields,
-    ) -> Result<Group, StoreError> {
-        self.write(move |conn| groups::update(conn, id, &fields))
-            .await
-    }
-
-    pub(crate) async fn delete_group(&self, id: GroupId) -> Result<(), StoreError> {
-        self.write(move |conn| groups::delete(conn, id)).await
-    }
-
-    pub(crate) async fn groups(&self) -> Result<Vec<Group>, StoreError> {
-        self.read(|_, conn| groups::all(conn)).await
-    }
-
-    pub(crate) async fn create_geofence(
-        &self,
-        fields: GeofenceFields,
-    ) -> Result<Geofence, StoreError> {
-        self.write(move |conn| geofences::insert(conn, &fields))
-            .await
-    }
-
-    pub(crate) async fn geofence(&self, id: GeofenceId) -> Result<Option<Geofence>, StoreError> {
-        self.read(move |_, conn| geofences::by_id(conn, id)).await
-    }
-
-    pub(crate) async fn update_geofence(
-        &self,
-        id: GeofenceId,
-        fields: GeofenceFields,
-    ) -> Result<Geofence, StoreError> {
-        self.write(move |conn| geofences::update(conn, id, &fields))
-            .await
-    }
-
-    pub(crate) async fn delete_geofence(&self, id: GeofenceId) -> Result<(), StoreError> {
-        self.write(move |conn| geofences::delete(conn, id)).await
-    }
-
-    pub(crate) async fn geofences(&self) -> Result<Vec<Geofence>, StoreError> {
-        self.read(|_, conn| geofences::all(conn)).await
-    }
-
-    pub(crate) async fn link(&self, link: Link) -> Result<(), StoreError> {
-        self.write(move |conn| links::link(conn, link)).await
-    }
-
-    pub(crate) async fn unlink(&self, link: Link) -> Result<(), StoreError> {
-        self.write(move |conn| links::unlink(conn, link)).await
-    }
-
-    pub(crate) async fn links_of_user(&self, user_id: UserId) -> Result<Vec<Link>, StoreError> {
-        self.read(move |_, conn| links::of_user(conn, user_id))
-            .await
-    }
-
-    pub(crate) async fn permitted(&self, user_id: UserId) -> Result<Permitted, StoreError> {
-        self.read_tx(move |conn| links::permitted(conn, user_id))
-            .await
+    /// The writer's per-device memory goes with a deleted device.
+    pub(crate) async fn device_deleted(&self, id: DeviceId) -> Result<(), StoreError> {
+        if self.inner.writer.is_none() {
+            return Ok(());
+        }
+        self.on_writer(move |writer| {
+            writer.forget_device(id);
+            Ok(())
+        })
+        .await
     }
 
     pub(crate) async fn insert_event(&self, event: NewEvent) -> Result<Event, StoreError> {
@@ -207,71 +197,6 @@ impl SqliteStore {
         let device_ids = device_ids.to_vec();
         let types = types.map(<[String]>::to_vec);
         self.read(move |_, conn| events::range(conn, &device_ids, types.as_deref(), from, to))
-            .await
-    }
-
-    pub(crate) async fn create_token(
-        &self,
-        user_id: UserId,
-        token_hash: &str,
-        expires: Option<Timestamp>,
-    ) -> Result<(), StoreError> {
-        let token_hash = token_hash.to_owned();
-        self.write(move |conn| tokens::create_token(conn, user_id, &token_hash, expires))
-            .await
-    }
-
-    pub(crate) async fn user_by_token(
-        &self,
-        token_hash: &str,
-        now: Timestamp,
-    ) -> Result<Option<User>, StoreError> {
-        let token_hash = token_hash.to_owned();
-        self.read_tx(move |conn| tokens::user_by_token(conn, &token_hash, now))
-            .await
-    }
-
-    pub(crate) async fn create_session(
-        &self,
-        user_id: UserId,
-        session_hash: &str,
-        expires: Timestamp,
-    ) -> Result<(), StoreError> {
-        let session_hash = session_hash.to_owned();
-        self.write(move |conn| tokens::create_session(conn, user_id, &session_hash, expires))
-            .await
-    }
-
-    pub(crate) async fn user_by_session(
-        &self,
-        session_hash: &str,
-        now: Timestamp,
-    ) -> Result<Option<User>, StoreError> {
-        let session_hash = session_hash.to_owned();
-        self.read_tx(move |conn| tokens::user_by_session(conn, &session_hash, now))
-            .await
-    }
-
-    pub(crate) async fn delete_session(&self, session_hash: &str) -> Result<(), StoreError> {
-        let session_hash = session_hash.to_owned();
-        self.write(move |conn| tokens::delete_session(conn, &session_hash))
-            .await
-    }
-
-    pub(crate) async fn purge_expired_credentials(
-        &self,
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        self.write(move |conn| tokens::purge_expired(conn, now))
-            .await
-    }
-
-    pub(crate) async fn server_settings(&self) -> Result<JsonObject, StoreError> {
-        self.read(|_, conn| tokens::server_settings(conn)).await
-    }
-
-    pub(crate) async fn set_server_settings(&self, settings: JsonObject) -> Result<(), StoreError> {
-        self.write(move |conn| tokens::set_server_settings(conn, &settings))
             .await
     }
 }

@@ -6,6 +6,7 @@ mod codec;
 mod contract;
 mod events;
 mod permissions;
+mod registry_seam;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -199,6 +200,10 @@ macro_rules! store_test_suite {
             store_test_suite!(@tests $harness; permissions:
                 links_idempotent_and_checked,
                 permitted_resolves_groups_and_managers,
+            );
+            store_test_suite!(@tests $harness; registry_seam:
+                registry_schema_written_once,
+                parameters_bound_by_number,
             );
             store_test_suite!(@tests $harness; events:
                 events_insert_and_range,
