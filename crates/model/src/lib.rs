@@ -10,6 +10,7 @@ mod attributes;
 mod device;
 mod event;
 mod geofence;
+mod geometry;
 mod group;
 mod json;
 mod permission;
@@ -21,6 +22,9 @@ pub use attributes::{AttrKey, AttrKeyRef, AttrValue, AttrValueRef, Attributes, K
 pub use device::{Device, DeviceFields, DeviceId, NewDevice};
 pub use event::{Event, EventId, NewEvent};
 pub use geofence::{Geofence, GeofenceFields, GeofenceId};
+pub use geometry::{
+    distance_m, distance_to_segment_m, Geometry, GeometryError, LatLon, DEFAULT_POLYLINE_DISTANCE_M,
+};
 pub use group::{Group, GroupFields, GroupId};
 pub use json::JsonObject;
 pub use permission::{Link, Permitted};

@@ -1,7 +1,7 @@
 //! Geofences on PostgreSQL.
 
 use sqlx::{PgPool, Row};
-use trackd_model::{Geofence, GeofenceFields, GeofenceId, JsonObject};
+use trackd_model::{Geofence, GeofenceFields, GeofenceId, Geometry, JsonObject};
 
 use crate::links::{cleanup_sql, Table};
 use crate::StoreError;
@@ -9,11 +9,13 @@ use crate::StoreError;
 const FIELDS: &str = "id, name, description, area, calendar_id, attributes";
 
 fn geofence_from_row(row: &sqlx::postgres::PgRow) -> Result<Geofence, StoreError> {
+    let area: String = row.try_get(3)?;
     Ok(Geofence {
         id: row.try_get(0)?,
         name: row.try_get(1)?,
         description: row.try_get(2)?,
-        area: row.try_get(3)?,
+        geometry: Geometry::parse(&area).ok(),
+        area,
         calendar_id: row.try_get(4)?,
         attributes: JsonObject(row.try_get(5)?),
     })

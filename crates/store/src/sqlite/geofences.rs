@@ -1,7 +1,7 @@
 //! Geofences on SQLite.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use trackd_model::{Geofence, GeofenceFields, GeofenceId, JsonObject};
+use trackd_model::{Geofence, GeofenceFields, GeofenceId, Geometry, JsonObject};
 
 use super::exists;
 use crate::links::{cleanup_sql, Table};
@@ -10,11 +10,13 @@ use crate::StoreError;
 const COLUMNS: &str = "SELECT id, name, description, area, calendar_id, attributes FROM geofences";
 
 fn geofence_from_row(row: &Row<'_>) -> rusqlite::Result<Geofence> {
+    let area: String = row.get(3)?;
     Ok(Geofence {
         id: row.get(0)?,
         name: row.get(1)?,
         description: row.get(2)?,
-        area: row.get(3)?,
+        geometry: Geometry::parse(&area).ok(),
+        area,
         calendar_id: row.get(4)?,
         attributes: JsonObject(row.get(5)?),
     })
