@@ -12,6 +12,7 @@ use trackd_model::{
     UserId,
 };
 
+use crate::links::Table;
 use crate::{Backend, Store, StoreError};
 
 impl Store {
@@ -158,6 +159,18 @@ impl Store {
     /// The links the user owns (`User*` kinds with the user first), sorted.
     pub async fn links_of_user(&self, user_id: UserId) -> Result<Vec<Link>, StoreError> {
         dispatch!(self.links_of_user(user_id))
+    }
+
+    /// The links the device is an end of (`UserDevice` with it second,
+    /// `DeviceGeofence` with it first), sorted.
+    pub async fn links_of_device(&self, device_id: DeviceId) -> Result<Vec<Link>, StoreError> {
+        dispatch!(self.links_touching(Table::Devices, device_id))
+    }
+
+    /// The links the group is an end of (`UserGroup` with it second,
+    /// `GroupGeofence` with it first), sorted.
+    pub async fn links_of_group(&self, group_id: GroupId) -> Result<Vec<Link>, StoreError> {
+        dispatch!(self.links_touching(Table::Groups, group_id))
     }
 
     /// What a (non-administrator) user may see, Traccar's rules: the users it

@@ -4,7 +4,7 @@ use sqlx::{PgPool, Row};
 use trackd_model::{Link, Permitted, UserId};
 
 use super::exists;
-use crate::links::{from_row, of_user_sql, permitted_sql, to_row};
+use crate::links::{from_row, of_user_sql, permitted_sql, to_row, touching_sql, Table};
 use crate::StoreError;
 
 /// Adds a link (nothing if present); `NotFound` if either end is missing.
@@ -48,10 +48,20 @@ pub(crate) async fn unlink(pool: &PgPool, link: Link) -> Result<(), StoreError> 
 }
 
 pub(crate) async fn of_user(pool: &PgPool, user_id: UserId) -> Result<Vec<Link>, StoreError> {
-    let rows = sqlx::query(&of_user_sql("$1"))
-        .bind(user_id)
-        .fetch_all(pool)
-        .await?;
+    select(pool, &of_user_sql("$1"), user_id).await
+}
+
+/// The links with the row `id` of `table` at either end, sorted.
+pub(crate) async fn touching(
+    pool: &PgPool,
+    table: Table,
+    id: i64,
+) -> Result<Vec<Link>, StoreError> {
+    select(pool, &touching_sql(table, "$1"), id).await
+}
+
+async fn select(pool: &PgPool, sql: &str, id: i64) -> Result<Vec<Link>, StoreError> {
+    let rows = sqlx::query(sql).bind(id).fetch_all(pool).await?;
     let mut links = rows
         .iter()
         .map(|row| {

@@ -8,6 +8,7 @@ use trackd_model::{
 };
 
 use super::{devices, events, geofences, groups, links, tokens, users, PgStore};
+use crate::links::Table;
 use crate::StoreError;
 
 impl PgStore {
@@ -158,6 +159,14 @@ impl PgStore {
 
     pub(crate) async fn links_of_user(&self, user_id: UserId) -> Result<Vec<Link>, StoreError> {
         links::of_user(&self.pool, user_id).await
+    }
+
+    pub(crate) async fn links_touching(
+        &self,
+        table: Table,
+        id: i64,
+    ) -> Result<Vec<Link>, StoreError> {
+        links::touching(&self.pool, table, id).await
     }
 
     pub(crate) async fn permitted(&self, user_id: UserId) -> Result<Permitted, StoreError> {

@@ -4,7 +4,7 @@ use rusqlite::{params, Connection};
 use trackd_model::{Link, Permitted, UserId};
 
 use super::exists;
-use crate::links::{from_row, of_user_sql, permitted_sql, to_row};
+use crate::links::{from_row, of_user_sql, permitted_sql, to_row, touching_sql, Table};
 use crate::StoreError;
 
 /// Adds a link (nothing if present); `NotFound` if either end is missing.
@@ -37,9 +37,18 @@ pub(crate) fn unlink(conn: &Connection, link: Link) -> Result<(), StoreError> {
 }
 
 pub(crate) fn of_user(conn: &Connection, user_id: UserId) -> Result<Vec<Link>, StoreError> {
-    let mut statement = conn.prepare_cached(&of_user_sql("?1"))?;
+    select(conn, &of_user_sql("?1"), user_id)
+}
+
+/// The links with the row `id` of `table` at either end, sorted.
+pub(crate) fn touching(conn: &Connection, table: Table, id: i64) -> Result<Vec<Link>, StoreError> {
+    select(conn, &touching_sql(table, "?1"), id)
+}
+
+fn select(conn: &Connection, sql: &str, id: i64) -> Result<Vec<Link>, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
     let rows = statement
-        .query_map([user_id], |row| {
+        .query_map([id], |row| {
             Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;

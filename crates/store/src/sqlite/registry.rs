@@ -10,6 +10,7 @@ use trackd_model::{
 };
 
 use super::{devices, events, geofences, groups, links, tokens, users, SqliteStore};
+use crate::links::Table;
 use crate::StoreError;
 
 impl SqliteStore {
@@ -181,6 +182,15 @@ impl SqliteStore {
 
     pub(crate) async fn links_of_user(&self, user_id: UserId) -> Result<Vec<Link>, StoreError> {
         self.read(move |_, conn| links::of_user(conn, user_id))
+            .await
+    }
+
+    pub(crate) async fn links_touching(
+        &self,
+        table: Table,
+        id: i64,
+    ) -> Result<Vec<Link>, StoreError> {
+        self.read(move |_, conn| links::touching(conn, table, id))
             .await
     }
 
