@@ -1,6 +1,6 @@
 //! Geofences: named areas in WKT, as Traccar stores them.
 
-use crate::JsonObject;
+use crate::{Geometry, JsonObject};
 
 /// Store-assigned geofence id.
 pub type GeofenceId = i64;
@@ -15,8 +15,12 @@ pub struct Geofence {
     /// Free text.
     pub description: Option<String>,
     /// The area in Traccar's WKT subset: `CIRCLE (lat lon, radius)`,
-    /// `POLYGON ((lat lon, ...))`, `LINESTRING (lat lon, ...)`.
+    /// `POLYGON ((lat lon, ...))`, `LINESTRING (lat lon, ...)`; kept as
+    /// written, so clients read back their own text.
     pub area: String,
+    /// `area` parsed; `None` only for text stored before areas were
+    /// validated (such a geofence contains nothing).
+    pub geometry: Option<Geometry>,
     /// Calendar restricting when it applies.
     pub calendar_id: Option<i64>,
     /// Free-form attributes.

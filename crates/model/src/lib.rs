@@ -11,6 +11,7 @@ mod clock;
 mod device;
 mod event;
 mod geofence;
+mod geometry;
 mod group;
 mod json;
 mod permission;
@@ -23,6 +24,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{Device, DeviceFields, DeviceId, NewDevice};
 pub use event::{Event, EventId, NewEvent};
 pub use geofence::{Geofence, GeofenceFields, GeofenceId};
+pub use geometry::{
+    distance_m, distance_to_segment_m, Geometry, GeometryError, LatLon, DEFAULT_POLYLINE_DISTANCE_M,
+};
 pub use group::{Group, GroupFields, GroupId};
 pub use json::JsonObject;
 pub use permission::{Link, Permitted};

@@ -82,9 +82,9 @@ fn kind_list(matches: impl Fn(Table, Table) -> bool) -> Vec<String> {
         .collect()
 }
 
-/// `DELETE` of every link that has the row `id` of `table` (bound as
-/// `param`) at either end.
-pub(crate) fn cleanup_sql(table: Table, param: &str) -> String {
+/// The `WHERE` condition matching every link that has the row `id` of
+/// `table` (bound as `param`) at either end.
+fn touching_condition(table: Table, param: &str) -> String {
     let mut clauses = Vec::new();
     let owned = kind_list(|owner, _| owner == table);
     if !owned.is_empty() {
@@ -100,7 +100,25 @@ pub(crate) fn cleanup_sql(table: Table, param: &str) -> String {
             held.join(", ")
         ));
     }
-    format!("DELETE FROM links WHERE {}", clauses.join(" OR "))
+    clauses.join(" OR ")
+}
+
+/// `DELETE` of every link that has the row `id` of `table` (bound as
+/// `param`) at either end.
+pub(crate) fn cleanup_sql(table: Table, param: &str) -> String {
+    format!(
+        "DELETE FROM links WHERE {}",
+        touching_condition(table, param)
+    )
+}
+
+/// `SELECT kind, owner_id, property_id` of every link that has the row `id`
+/// of `table` (bound as `param`) at either end.
+pub(crate) fn touching_sql(table: Table, param: &str) -> String {
+    format!(
+        "SELECT kind, owner_id, property_id FROM links WHERE {}",
+        touching_condition(table, param)
+    )
 }
 
 /// `SELECT kind, owner_id, property_id` of the links a user owns.

@@ -49,6 +49,7 @@ use trackd_model::{
     UserId,
 };
 
+use crate::links::Table;
 use crate::{Backend, Store, StoreError};
 
 /// Runs `$body` (a future over `$db: &mut impl Db`) on the store's backend,
@@ -231,6 +232,26 @@ impl Store {
     /// The links the user owns (`User*` kinds with the user first), sorted.
     pub async fn links_of_user(&self, user_id: UserId) -> Result<Vec<Link>, StoreError> {
         registry!(self, registry_read, |db| permissions::of_user(db, user_id))
+    }
+
+    /// The links the device is an end of (`UserDevice` with it second,
+    /// `DeviceGeofence` with it first), sorted.
+    pub async fn links_of_device(&self, device_id: DeviceId) -> Result<Vec<Link>, StoreError> {
+        registry!(self, registry_read, |db| permissions::touching(
+            db,
+            Table::Devices,
+            device_id
+        ))
+    }
+
+    /// The links the group is an end of (`UserGroup` with it second,
+    /// `GroupGeofence` with it first), sorted.
+    pub async fn links_of_group(&self, group_id: GroupId) -> Result<Vec<Link>, StoreError> {
+        registry!(self, registry_read, |db| permissions::touching(
+            db,
+            Table::Groups,
+            group_id
+        ))
     }
 
     /// What a (non-administrator) user may see, Traccar's rules: the users it

@@ -105,6 +105,39 @@ impl Params {
         }
     }
 
+    /// An optional integer, Java `int`-sized like Traccar's query parameters.
+    fn int(&self, key: &str) -> ApiResult<Option<i64>> {
+        self.get(key)
+            .map(|v| {
+                v.trim()
+                    .parse::<i32>()
+                    .map(i64::from)
+                    .map_err(|_| ApiError::bad(format!("{key}: {v:?} is not an integer")))
+            })
+            .transpose()
+    }
+
+    /// The `limit`/`offset` window of a list request (see [`Page`]).
+    pub(crate) fn page(&self) -> ApiResult<Page> {
+        let limit = self.int("limit")?.unwrap_or(0);
+        let offset = self.int("offset")?.unwrap_or(0);
+        if limit <= 0 {
+            return Ok(Page::ALL);
+        }
+        Ok(Page {
+            limit: usize::try_from(limit).ok(),
+            offset: usize::try_from(offset).unwrap_or(0),
+        })
+    }
+
+    /// The `keyword` search term, lowercased; `None` when absent or empty.
+    pub(crate) fn keyword(&self) -> Option<String> {
+        self.get("keyword")
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_lowercase)
+    }
+
     /// An optional instant.
     pub(crate) fn time(&self, key: &str) -> ApiResult<Option<Timestamp>> {
         self.get(key).map(|v| parse_time(key, v)).transpose()
@@ -122,5 +155,103 @@ impl Params {
             return Err(ApiError::bad("from is after to"));
         }
         Ok((from, to))
+    }
+}
+
+/// A window over a list, as Traccar reads `limit` and `offset`: a `limit` of
+/// 0 or less (or none) means everything, and `offset` counts only when
+/// there is a limit (Traccar adds `OFFSET` to its SQL only after `LIMIT`).
+/// Callers sort first, by a total order, so that consecutive pages neither
+/// repeat nor skip rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Page {
+    /// Most items to return; `None` is unlimited.
+    pub(crate) limit: Option<usize>,
+    /// Items to skip first.
+    pub(crate) offset: usize,
+}
+
+impl Page {
+    /// No window: every item.
+    pub(crate) const ALL: Page = Page {
+        limit: None,
+        offset: 0,
+    };
+
+    /// The items of this page, in the order given.
+    pub(crate) fn window<I: IntoIterator>(self, items: I) -> impl Iterator<Item = I::Item> {
+        items
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit.unwrap_or(usize::MAX))
+    }
+}
+
+/// Whether any of `fields` contains the lowercased `keyword`, ignoring case
+/// (Traccar's `keyword` search); true when there is no keyword.
+pub(crate) fn matches_keyword<'a>(
+    keyword: Option<&str>,
+    fields: impl IntoIterator<Item = Option<&'a str>>,
+) -> bool {
+    let Some(keyword) = keyword else {
+        return true;
+    };
+    fields
+        .into_iter()
+        .flatten()
+        .any(|field| field.to_lowercase().contains(keyword))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn params(query: &str) -> Params {
+        Params(
+            form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    fn page_of(query: &str) -> Vec<i32> {
+        params(query).page().unwrap().window(1..=10).collect()
+    }
+
+    #[test]
+    fn page_follows_traccar_limit_and_offset() {
+        assert_eq!(page_of(""), (1..=10).collect::<Vec<_>>());
+        assert_eq!(page_of("limit=3"), vec![1, 2, 3]);
+        assert_eq!(page_of("limit=3&offset=3"), vec![4, 5, 6]);
+        assert_eq!(page_of("limit=3&offset=9"), vec![10]);
+        assert_eq!(page_of("limit=3&offset=10"), Vec::<i32>::new());
+        assert_eq!(page_of("offset=5"), (1..=10).collect::<Vec<_>>());
+        assert_eq!(page_of("limit=0&offset=5"), (1..=10).collect::<Vec<_>>());
+        assert_eq!(page_of("limit=-1"), (1..=10).collect::<Vec<_>>());
+        assert_eq!(page_of("limit=2&offset=-4"), vec![1, 2]);
+    }
+
+    #[test]
+    fn page_rejects_non_integers_naming_the_parameter() {
+        let err = params("limit=ten").page().unwrap_err().to_string();
+        assert_eq!(err, "limit: \"ten\" is not an integer");
+        let err = params("limit=5&offset=1.5").page().unwrap_err().to_string();
+        assert_eq!(err, "offset: \"1.5\" is not an integer");
+        assert!(params("limit=99999999999").page().is_err());
+    }
+
+    #[test]
+    fn keyword_matches_any_field_ignoring_case() {
+        let keyword = params("keyword=TRuck").keyword();
+        assert_eq!(keyword.as_deref(), Some("truck"));
+        assert!(matches_keyword(
+            keyword.as_deref(),
+            [None, Some("Big Truck 7")]
+        ));
+        assert!(!matches_keyword(keyword.as_deref(), [Some("van"), None]));
+        assert_eq!(params("keyword=").keyword(), None);
+        assert!(matches_keyword(None, [Some("van")]));
     }
 }

@@ -30,6 +30,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     // the document cannot drift from what is served.
     let (router, openapi) = OpenApiRouter::with_openapi(base_document())
         .routes(routes!(server::get, server::put))
+        .routes(routes!(server::timezones))
         .routes(routes!(session::get, session::create, session::delete))
         .routes(routes!(session::create_token))
         .routes(routes!(users::list, users::create))

@@ -6,8 +6,8 @@ use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use trackd_model::{
-    Device, DeviceFields, Event, Geofence, GeofenceFields, Group, GroupFields, JsonObject, Link,
-    Timestamp, User, UserFields,
+    Device, DeviceFields, Event, Geofence, GeofenceFields, Geometry, Group, GroupFields,
+    JsonObject, Link, Timestamp, User, UserFields,
 };
 
 use super::dto::iso8601;
@@ -195,13 +195,18 @@ pub struct DeviceDto {
     pub status: String,
     pub disabled: bool,
     pub last_update: Option<String>,
-    pub position_id: Option<i64>,
-    pub group_id: Option<i64>,
+    /// Latest position; 0 when there is none (Traccar's unset id).
+    #[serde(deserialize_with = "ids::zero_if_null")]
+    pub position_id: i64,
+    /// 0 when the device is in no group.
+    #[serde(deserialize_with = "ids::zero_if_null")]
+    pub group_id: i64,
     pub phone: Option<String>,
     pub model: Option<String>,
     pub contact: Option<String>,
     pub category: Option<String>,
-    pub calendar_id: Option<i64>,
+    #[serde(deserialize_with = "ids::zero_if_null")]
+    pub calendar_id: i64,
     pub expiration_time: Option<String>,
     #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
@@ -229,13 +234,13 @@ impl DeviceDto {
             status: status.to_owned(),
             disabled: device.disabled,
             last_update: state.last_update.map(iso8601),
-            position_id: state.position_id,
-            group_id: device.group_id,
+            position_id: state.position_id.unwrap_or(0),
+            group_id: device.group_id.unwrap_or(0),
             phone: device.phone.clone(),
             model: device.model.clone(),
             contact: device.contact.clone(),
             category: device.category.clone(),
-            calendar_id: None,
+            calendar_id: 0,
             expiration_time: device.expiration_time.map(iso8601),
             attributes: attributes_out(&device.attributes),
         }
@@ -246,7 +251,7 @@ impl DeviceDto {
         Ok(DeviceFields {
             name: non_empty("name", &self.name, 128)?,
             unique_id: non_empty("uniqueId", &self.unique_id, 64)?,
-            group_id: self.group_id.filter(|id| *id != 0),
+            group_id: ids::unset_if_zero(self.group_id),
             phone: optional_text("phone", &self.phone, 64)?,
             model: optional_text("model", &self.model, 128)?,
             contact: optional_text("contact", &self.contact, 512)?,
@@ -264,7 +269,9 @@ impl DeviceDto {
 pub struct GroupDto {
     pub id: i64,
     pub name: String,
-    pub group_id: Option<i64>,
+    /// The parent group; 0 at the top.
+    #[serde(deserialize_with = "ids::zero_if_null")]
+    pub group_id: i64,
     #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
 }
@@ -274,7 +281,7 @@ impl From<&Group> for GroupDto {
         GroupDto {
             id: group.id,
             name: group.name.clone(),
-            group_id: group.group_id,
+            group_id: group.group_id.unwrap_or(0),
             attributes: attributes_out(&group.attributes),
         }
     }
@@ -285,7 +292,7 @@ impl GroupDto {
     pub fn fields(&self) -> ApiResult<GroupFields> {
         Ok(GroupFields {
             name: non_empty("name", &self.name, 128)?,
-            group_id: self.group_id.filter(|id| *id != 0),
+            group_id: ids::unset_if_zero(self.group_id),
             attributes: attributes_in(&self.attributes),
         })
     }
@@ -299,7 +306,9 @@ pub struct GeofenceDto {
     pub name: String,
     pub description: Option<String>,
     pub area: String,
-    pub calendar_id: Option<i64>,
+    /// 0 when no calendar restricts it.
+    #[serde(deserialize_with = "ids::zero_if_null")]
+    pub calendar_id: i64,
     #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
 }
@@ -311,7 +320,7 @@ impl From<&Geofence> for GeofenceDto {
             name: geofence.name.clone(),
             description: geofence.description.clone(),
             area: geofence.area.clone(),
-            calendar_id: geofence.calendar_id,
+            calendar_id: geofence.calendar_id.unwrap_or(0),
             attributes: attributes_out(&geofence.attributes),
         }
     }
@@ -321,22 +330,12 @@ impl GeofenceDto {
     /// The stored fields this object sets (validated).
     pub fn fields(&self) -> ApiResult<GeofenceFields> {
         let area = non_empty("area", &self.area, 65_536)?;
-        let shape = area
-            .split('(')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_uppercase();
-        if !matches!(shape.as_str(), "CIRCLE" | "POLYGON" | "LINESTRING") {
-            return Err(ApiError::bad(
-                "area: expected WKT CIRCLE (lat lon, radius), POLYGON ((...)) or LINESTRING (...)",
-            ));
-        }
+        Geometry::parse(&area).map_err(|err| ApiError::bad(format!("area: {err}")))?;
         Ok(GeofenceFields {
             name: non_empty("name", &self.name, 128)?,
             description: optional_text("description", &self.description, 512)?,
             area,
-            calendar_id: self.calendar_id.filter(|id| *id != 0),
+            calendar_id: ids::unset_if_zero(self.calendar_id),
             attributes: attributes_in(&self.attributes),
         })
     }
@@ -373,14 +372,21 @@ impl From<&Event> for EventDto {
     }
 }
 
-/// `/api/permissions` body: exactly two ids, naming one link.
+/// `/api/permissions` body: exactly two ids, naming one link. Ids may be
+/// JSON numbers or strings of digits (traccar-web sends the id taken from
+/// its page address as a string).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PermissionDto {
+    #[serde(default, deserialize_with = "ids::optional")]
     pub user_id: Option<i64>,
+    #[serde(default, deserialize_with = "ids::optional")]
     pub device_id: Option<i64>,
+    #[serde(default, deserialize_with = "ids::optional")]
     pub group_id: Option<i64>,
+    #[serde(default, deserialize_with = "ids::optional")]
     pub geofence_id: Option<i64>,
+    #[serde(default, deserialize_with = "ids::optional")]
     pub managed_user_id: Option<i64>,
 }
 
@@ -407,5 +413,76 @@ impl PermissionDto {
             }
         };
         Ok(link)
+    }
+}
+
+/// Object ids as Traccar's Jackson reads them: a number, a string of
+/// digits, or null (unset); Traccar renders an unset id as 0.
+mod ids {
+    use std::fmt;
+
+    use serde::de::{Deserializer, Error, Visitor};
+
+    struct IdVisitor;
+
+    impl<'de> Visitor<'de> for IdVisitor {
+        type Value = Option<i64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer id (a number or a string of digits)")
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<Self::Value, E> {
+            i64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::custom(format!("{v} is too large for an id")))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<Self::Value, E> {
+            // i64::MAX as f64 rounds up to 2^63, so the bound is exclusive.
+            if v.fract() == 0.0 && v >= i64::MIN as f64 && v < i64::MAX as f64 {
+                Ok(Some(v as i64))
+            } else {
+                Err(E::custom(format!("{v} is not an integer id")))
+            }
+        }
+
+        fn visit_str<E: Error>(self, v: &str) -> Result<Self::Value, E> {
+            let trimmed = v.trim();
+            if trimmed.is_empty() {
+                return Ok(None);
+            }
+            trimmed
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| E::custom(format!("{v:?} is not an integer id")))
+        }
+
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    /// An optional id.
+    pub(super) fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        d.deserialize_any(IdVisitor)
+    }
+
+    /// An id where null means unset, which is 0.
+    pub(super) fn zero_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        Ok(optional(d)?.unwrap_or(0))
+    }
+
+    /// The stored form of a Traccar id: 0 is none.
+    pub(super) fn unset_if_zero(id: i64) -> Option<i64> {
+        (id != 0).then_some(id)
     }
 }

@@ -6,7 +6,7 @@ use trackd_model::{Link, Permitted, UserId};
 
 use super::db::{params, Db};
 use super::integrity::exists;
-use crate::links::{from_row, of_user_sql, permitted_sql, to_row};
+use crate::links::{from_row, of_user_sql, permitted_sql, to_row, touching_sql, Table};
 use crate::StoreError;
 
 /// Adds a link (nothing if present); `NotFound` if either end is missing.
@@ -45,7 +45,20 @@ pub(crate) async fn unlink<D: Db>(db: &mut D, link: Link) -> Result<(), StoreErr
 
 /// The links the user owns, sorted.
 pub(crate) async fn of_user<D: Db>(db: &mut D, user_id: UserId) -> Result<Vec<Link>, StoreError> {
-    let rows = db.fetch_all(&of_user_sql("$1"), &params![user_id]).await?;
+    select(db, &of_user_sql("$1"), user_id).await
+}
+
+/// The links with the row `id` of `table` at either end, sorted.
+pub(crate) async fn touching<D: Db>(
+    db: &mut D,
+    table: Table,
+    id: i64,
+) -> Result<Vec<Link>, StoreError> {
+    select(db, &touching_sql(table, "$1"), id).await
+}
+
+async fn select<D: Db>(db: &mut D, sql: &str, id: i64) -> Result<Vec<Link>, StoreError> {
+    let rows = db.fetch_all(sql, &params![id]).await?;
     let mut links = rows
         .iter()
         .map(|row| from_row(&row.text(0)?, row.int(1)?, row.int(2)?))

@@ -324,6 +324,13 @@ pub(crate) async fn geofences_crud(harness: &Harness) {
     assert_eq!(depot.name, fields.name);
     assert_eq!(depot.description, fields.description);
     assert_eq!(depot.area, fields.area);
+    assert_eq!(
+        depot.geometry,
+        Some(trackd_model::Geometry::Circle {
+            center: trackd_model::LatLon::new(54.68, 25.28),
+            radius_m: 150.0
+        })
+    );
     assert_eq!(depot.calendar_id, Some(3));
     assert_eq!(depot.attributes, fields.attributes);
     assert_eq!(store.geofence(depot.id).await.unwrap(), Some(depot.clone()));
@@ -353,6 +360,7 @@ pub(crate) async fn geofences_crud(harness: &Harness) {
     assert_eq!(updated.description, None);
     assert_eq!(updated.calendar_id, None);
     assert_eq!(updated.area, "CIRCLE (54.69 25.29, 200)");
+    assert!(updated.geometry.is_some());
     let absent = store
         .update_geofence(9_999, GeofenceFields::default())
         .await;

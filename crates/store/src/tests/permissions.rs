@@ -42,6 +42,22 @@ pub(crate) async fn links_idempotent_and_checked(harness: &Harness) {
     owned.sort();
     assert_eq!(store.links_of_user(user.id).await.unwrap(), owned);
     assert!(store.links_of_user(other.id).await.unwrap().is_empty());
+    assert_eq!(
+        store.links_of_device(device.id).await.unwrap(),
+        vec![
+            Link::UserDevice(user.id, device.id),
+            Link::DeviceGeofence(device.id, geofence.id)
+        ]
+    );
+    assert_eq!(
+        store.links_of_group(group.id).await.unwrap(),
+        vec![
+            Link::UserGroup(user.id, group.id),
+            Link::GroupGeofence(group.id, geofence.id)
+        ]
+    );
+    // A device id equal to the group id must not pick up the group's links.
+    assert!(store.links_of_device(9_999).await.unwrap().is_empty());
 
     for dangling in [
         Link::UserDevice(user.id, 9_999),
@@ -70,6 +86,8 @@ pub(crate) async fn links_idempotent_and_checked(harness: &Harness) {
         );
     }
     assert!(store.links_of_user(user.id).await.unwrap().is_empty());
+    assert!(store.links_of_device(device.id).await.unwrap().is_empty());
+    assert!(store.links_of_group(group.id).await.unwrap().is_empty());
     store.close().await.unwrap();
 }
 

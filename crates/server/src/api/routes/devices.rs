@@ -1,5 +1,6 @@
 //! `/api/devices`: the devices the caller may see; create, change, delete.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -7,13 +8,14 @@ use axum::response::Response;
 use axum::Json;
 use trackd_model::{Device, Link};
 
+use super::linked::{direct_links, filter_id, LinkedTo};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
-use crate::api::extract::{ApiJson, Params, PathId};
+use crate::api::extract::{matches_keyword, ApiJson, Params, PathId};
 use crate::api::objects::DeviceDto;
 use crate::auth::Caller;
 use crate::server::Shared;
 
-#[utoipa::path(get, path = "/api/devices", tag = "devices", params(("id" = Option<Vec<i64>>, Query), ("uniqueId" = Option<Vec<String>>, Query), ("all" = Option<bool>, Query), ("userId" = Option<i64>, Query)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [DeviceDto]), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/devices", tag = "devices", params(("id" = Option<Vec<i64>>, Query, description = "these devices only (then no other filter or paging applies)"), ("uniqueId" = Option<Vec<String>>, Query), ("all" = Option<bool>, Query), ("userId" = Option<i64>, Query, description = "devices linked directly to this user"), ("deviceId" = Option<i64>, Query, description = "devices linked to this device (trackd has no such links: always empty)"), ("keyword" = Option<String>, Query, description = "in name, uniqueId, phone, model or contact"), ("excludeAttributes" = Option<bool>, Query), ("limit" = Option<i32>, Query, description = "page size; 0 or less is everything"), ("offset" = Option<i32>, Query, description = "rows to skip, with a limit")), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [DeviceDto]), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
@@ -29,29 +31,68 @@ pub(crate) async fn list(
     // `all=true` lets an administrator list every device; for anyone else
     // the scope already is everything they may see.
     let _all = params.flag("all")?;
-    let of_user = params.id("userId")?;
+    let exclude_attributes = params.flag("excludeAttributes")?;
+    let page = params.page()?;
+    let keyword = params.keyword();
+    let of_user = filter_id(&params, "userId")?;
+    let of_device = filter_id(&params, "deviceId")?;
     let mut devices: Vec<Device> = shared
         .store
         .devices()
         .await?
         .into_iter()
         .filter(|device| caller.scope.device(device.id))
-        .filter(|device| ids.is_empty() || ids.contains(&device.id))
-        .filter(|device| unique_ids.is_empty() || unique_ids.contains(&device.unique_id.as_str()))
         .collect();
-    if let Some(user_id) = of_user {
-        if !caller.scope.user(user_id) {
-            return Err(ApiError::NotFound);
+    devices.sort_by_key(|device| device.id);
+    let devices: Vec<Device> = if !ids.is_empty() || !unique_ids.is_empty() {
+        // As Traccar: a lookup by id or uniqueId ignores the other filters.
+        devices
+            .into_iter()
+            .filter(|device| ids.is_empty() || ids.contains(&device.id))
+            .filter(|device| {
+                unique_ids.is_empty() || unique_ids.contains(&device.unique_id.as_str())
+            })
+            .collect()
+    } else {
+        if let Some(user_id) = of_user {
+            let theirs: HashSet<i64> = direct_links(&shared, &caller, LinkedTo::User(user_id))
+                .await?
+                .into_iter()
+                .filter_map(|link| match link {
+                    Link::UserDevice(_, device_id) => Some(device_id),
+                    _ => None,
+                })
+                .collect();
+            devices.retain(|device| theirs.contains(&device.id));
         }
-        let theirs = shared.store.permitted(user_id).await?.devices;
-        devices.retain(|device| theirs.contains(&device.id));
-    }
+        if let Some(device_id) = of_device {
+            if !caller.scope.device(device_id) {
+                return Err(ApiError::NotFound);
+            }
+            // Traccar's device-to-device links do not exist here.
+            devices.clear();
+        }
+        let matching = devices.into_iter().filter(|device| {
+            matches_keyword(
+                keyword.as_deref(),
+                [
+                    Some(device.name.as_str()),
+                    Some(device.unique_id.as_str()),
+                    device.phone.as_deref(),
+                    device.model.as_deref(),
+                    device.contact.as_deref(),
+                ],
+            )
+        });
+        page.window(matching).collect()
+    };
     let mut out = Vec::with_capacity(devices.len());
     for device in &devices {
-        out.push(DeviceDto::new(
-            device,
-            shared.device_state(device.id).await?,
-        ));
+        let mut dto = DeviceDto::new(device, shared.device_state(device.id).await?);
+        if exclude_attributes {
+            dto.attributes.clear();
+        }
+        out.push(dto);
     }
     Ok(Json(out))
 }

@@ -1,5 +1,6 @@
 //! `/api/geofences`: stored areas the caller may see (the events they raise come later).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -7,23 +8,61 @@ use axum::response::Response;
 use axum::Json;
 use trackd_model::Link;
 
+use super::linked::{direct_links, filter_id, LinkedTo};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
-use crate::api::extract::{ApiJson, PathId};
+use crate::api::extract::{matches_keyword, ApiJson, Params, PathId};
 use crate::api::objects::GeofenceDto;
 use crate::auth::Caller;
 use crate::server::Shared;
 
-#[utoipa::path(get, path = "/api/geofences", tag = "geofences", security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [GeofenceDto]), (status = 401, description = "not authenticated", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/geofences", tag = "geofences", params(("all" = Option<bool>, Query), ("userId" = Option<i64>, Query, description = "geofences linked directly to this user"), ("groupId" = Option<i64>, Query, description = "geofences linked directly to this group"), ("deviceId" = Option<i64>, Query, description = "geofences linked directly to this device"), ("keyword" = Option<String>, Query, description = "in the name"), ("excludeAttributes" = Option<bool>, Query), ("limit" = Option<i32>, Query, description = "page size; 0 or less is everything"), ("offset" = Option<i32>, Query, description = "rows to skip, with a limit")), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [GeofenceDto]), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
+    params: Params,
 ) -> ApiResult<Json<Vec<GeofenceDto>>> {
-    let geofences = shared.store.geofences().await?;
+    let _all = params.flag("all")?;
+    let exclude_attributes = params.flag("excludeAttributes")?;
+    let page = params.page()?;
+    let keyword = params.keyword();
+    // Each filter given narrows the list further, as Traccar's conditions do.
+    let mut filters: Vec<HashSet<i64>> = Vec::new();
+    for (key, owner) in [
+        ("userId", LinkedTo::User as fn(i64) -> LinkedTo),
+        ("groupId", LinkedTo::Group),
+        ("deviceId", LinkedTo::Device),
+    ] {
+        if let Some(id) = filter_id(&params, key)? {
+            let links = direct_links(&shared, &caller, owner(id)).await?;
+            filters.push(
+                links
+                    .into_iter()
+                    .filter_map(|link| match link {
+                        Link::UserGeofence(_, f)
+                        | Link::GroupGeofence(_, f)
+                        | Link::DeviceGeofence(_, f) => Some(f),
+                        _ => None,
+                    })
+                    .collect(),
+            );
+        }
+    }
+    let mut geofences = shared.store.geofences().await?;
+    geofences.sort_by_key(|geofence| geofence.id);
+    let matching = geofences
+        .iter()
+        .filter(|geofence| caller.scope.geofence(geofence.id))
+        .filter(|geofence| filters.iter().all(|ids| ids.contains(&geofence.id)))
+        .filter(|geofence| matches_keyword(keyword.as_deref(), [Some(geofence.name.as_str())]));
     Ok(Json(
-        geofences
-            .iter()
-            .filter(|geofence| caller.scope.geofence(geofence.id))
-            .map(GeofenceDto::from)
+        page.window(matching)
+            .map(|geofence| {
+                let mut dto = GeofenceDto::from(geofence);
+                if exclude_attributes {
+                    dto.attributes.clear();
+                }
+                dto
+            })
             .collect(),
     ))
 }

@@ -1,5 +1,6 @@
 //! `/api/groups`: device groups the caller may see.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -7,23 +8,52 @@ use axum::response::Response;
 use axum::Json;
 use trackd_model::{GroupFields, Link};
 
+use super::linked::{direct_links, filter_id, LinkedTo};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
-use crate::api::extract::{ApiJson, PathId};
+use crate::api::extract::{matches_keyword, ApiJson, Params, PathId};
 use crate::api::objects::GroupDto;
 use crate::auth::Caller;
 use crate::server::Shared;
 
-#[utoipa::path(get, path = "/api/groups", tag = "groups", security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [GroupDto]), (status = 401, description = "not authenticated", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/groups", tag = "groups", params(("all" = Option<bool>, Query), ("userId" = Option<i64>, Query, description = "groups linked directly to this user"), ("keyword" = Option<String>, Query, description = "in the name"), ("excludeAttributes" = Option<bool>, Query), ("limit" = Option<i32>, Query, description = "page size; 0 or less is everything"), ("offset" = Option<i32>, Query, description = "rows to skip, with a limit")), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [GroupDto]), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
+    params: Params,
 ) -> ApiResult<Json<Vec<GroupDto>>> {
-    let groups = shared.store.groups().await?;
+    let _all = params.flag("all")?;
+    let exclude_attributes = params.flag("excludeAttributes")?;
+    let page = params.page()?;
+    let keyword = params.keyword();
+    let linked: Option<HashSet<i64>> = match filter_id(&params, "userId")? {
+        Some(user_id) => Some(
+            direct_links(&shared, &caller, LinkedTo::User(user_id))
+                .await?
+                .into_iter()
+                .filter_map(|link| match link {
+                    Link::UserGroup(_, group_id) => Some(group_id),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        None => None,
+    };
+    let mut groups = shared.store.groups().await?;
+    groups.sort_by_key(|group| group.id);
+    let matching = groups
+        .iter()
+        .filter(|group| caller.scope.group(group.id))
+        .filter(|group| linked.as_ref().is_none_or(|ids| ids.contains(&group.id)))
+        .filter(|group| matches_keyword(keyword.as_deref(), [Some(group.name.as_str())]));
     Ok(Json(
-        groups
-            .iter()
-            .filter(|group| caller.scope.group(group.id))
-            .map(GroupDto::from)
+        page.window(matching)
+            .map(|group| {
+                let mut dto = GroupDto::from(group);
+                if exclude_attributes {
+                    dto.attributes.clear();
+                }
+                dto
+            })
             .collect(),
     ))
 }

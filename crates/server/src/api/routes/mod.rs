@@ -4,6 +4,7 @@ pub(crate) mod devices;
 pub(crate) mod events;
 pub(crate) mod geofences;
 pub(crate) mod groups;
+mod linked;
 pub(crate) mod permissions;
 pub(crate) mod positions;
 pub(crate) mod server;

@@ -85,3 +85,32 @@ pub(crate) async fn put(
         .await?;
     Ok(Json(merged))
 }
+
+/// The IANA zone names, sorted, from the database bundled into the binary
+/// (the same list whatever the host has installed).
+fn zone_names() -> Vec<String> {
+    let mut names: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|name| name.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[utoipa::path(get, path = "/api/server/timezones", tag = "server", security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, description = "IANA time zone names", body = [String]), (status = 401, description = "not authenticated", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
+pub(crate) async fn timezones(_caller: Caller) -> Json<Vec<String>> {
+    Json(zone_names())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn zone_names_are_iana_names() {
+        let names = super::zone_names();
+        for name in ["Europe/Vilnius", "America/New_York", "Asia/Kolkata", "UTC"] {
+            assert!(names.iter().any(|n| n == name), "{name} missing");
+        }
+        assert!(names.len() > 300, "{}", names.len());
+        assert!(names.windows(2).all(|w| w[0] < w[1]));
+    }
+}

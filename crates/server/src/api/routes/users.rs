@@ -1,6 +1,7 @@
 //! `/api/users`: administrators manage everyone; managers create and manage
 //! their own users up to their `userLimit`; a user sees and edits itself.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -8,8 +9,9 @@ use axum::response::Response;
 use axum::Json;
 use trackd_model::{Link, User, UserFields};
 
+use super::linked::{direct_links, filter_id, LinkedTo};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
-use crate::api::extract::{ApiJson, Params, PathId};
+use crate::api::extract::{matches_keyword, ApiJson, Params, PathId};
 use crate::api::objects::UserDto;
 use crate::auth::{hash_password, Caller};
 use crate::server::Shared;
@@ -28,27 +30,68 @@ async fn hash(password: &str) -> ApiResult<String> {
         })
 }
 
-#[utoipa::path(get, path = "/api/users", tag = "users", params(("userId" = Option<i64>, Query, description = "users managed by this user")), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [UserDto]), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/users", tag = "users", params(("userId" = Option<i64>, Query, description = "users managed directly by this user"), ("deviceId" = Option<i64>, Query, description = "users linked directly to this device (managers and administrators)"), ("keyword" = Option<String>, Query, description = "in name or email"), ("excludeAttributes" = Option<bool>, Query), ("limit" = Option<i32>, Query, description = "page size; 0 or less is everything"), ("offset" = Option<i32>, Query, description = "rows to skip, with a limit")), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [UserDto]), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
     params: Params,
 ) -> ApiResult<Json<Vec<UserDto>>> {
-    let users = shared.store.users().await?;
-    let of_user = params.id("userId")?;
-    let mut visible: Vec<UserDto> = users
+    let exclude_attributes = params.flag("excludeAttributes")?;
+    let page = params.page()?;
+    let keyword = params.keyword();
+    let mut filters: Vec<HashSet<i64>> = Vec::new();
+    if let Some(owner) = filter_id(&params, "userId")? {
+        let links = direct_links(&shared, &caller, LinkedTo::User(owner)).await?;
+        filters.push(
+            links
+                .into_iter()
+                .filter_map(|link| match link {
+                    Link::UserManagedUser(_, managed) => Some(managed),
+                    _ => None,
+                })
+                .collect(),
+        );
+    }
+    if let Some(device_id) = filter_id(&params, "deviceId")? {
+        if !caller.is_admin() && !caller.user.is_manager() {
+            return Err(ApiError::forbidden(
+                "only administrators and managers list the users of a device",
+            ));
+        }
+        let links = direct_links(&shared, &caller, LinkedTo::Device(device_id)).await?;
+        filters.push(
+            links
+                .into_iter()
+                .filter_map(|link| match link {
+                    Link::UserDevice(user_id, _) => Some(user_id),
+                    _ => None,
+                })
+                .collect(),
+        );
+    }
+    let mut users = shared.store.users().await?;
+    users.sort_by_key(|user| user.id);
+    let matching = users
         .iter()
         .filter(|user| caller.scope.user(user.id))
-        .map(UserDto::from)
-        .collect();
-    if let Some(owner) = of_user {
-        if !caller.scope.user(owner) {
-            return Err(ApiError::NotFound);
-        }
-        let managed = shared.store.permitted(owner).await?.managed_users;
-        visible.retain(|user| managed.contains(&user.id));
-    }
-    Ok(Json(visible))
+        .filter(|user| filters.iter().all(|ids| ids.contains(&user.id)))
+        .filter(|user| {
+            matches_keyword(
+                keyword.as_deref(),
+                [Some(user.name.as_str()), Some(user.email.as_str())],
+            )
+        });
+    Ok(Json(
+        page.window(matching)
+            .map(|user| {
+                let mut dto = UserDto::from(user);
+                if exclude_attributes {
+                    dto.attributes.clear();
+                }
+                dto
+            })
+            .collect(),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = UserDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
