@@ -57,7 +57,12 @@ fn non_test_sources(krate: &str) -> Vec<(PathBuf, String)> {
     );
     files
         .into_iter()
-        .filter(|path| !path.components().any(|c| c.as_os_str() == "tests"))
+        // Test modules: a `tests/` folder or a `tests.rs` file.
+        .filter(|path| {
+            !path
+                .components()
+                .any(|c| c.as_os_str() == "tests" || c.as_os_str() == "tests.rs")
+        })
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();
             let code = match text.find("#[cfg(test)]") {

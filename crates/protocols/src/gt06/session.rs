@@ -43,6 +43,8 @@ pub struct Gt06Session {
     login: Option<(Vec<u8>, Option<i32>)>,
     queue: VecDeque<Output>,
     now: Timestamp,
+    /// The input ended (see [`Session::handle_eof`]).
+    eof: bool,
 }
 
 impl Gt06Session {
@@ -58,6 +60,7 @@ impl Gt06Session {
             login: None,
             queue: VecDeque::new(),
             now: Timestamp::from_millis(0),
+            eof: false,
         }
     }
 
@@ -219,6 +222,11 @@ impl Session for Gt06Session {
             }
             let pending = self.buffer.get(self.start..).unwrap_or_default();
             let (kind, len) = match next_frame(pending, self.max_frame) {
+                // After the end of input, what is left is a cut frame.
+                FrameStatus::Incomplete if self.eof && !pending.is_empty() => {
+                    let at = pending.len();
+                    return Some(self.close(Error::Truncated { at }));
+                }
                 FrameStatus::Incomplete => return None,
                 FrameStatus::Invalid(error) => return Some(self.close(error)),
                 FrameStatus::Complete { kind, len } => (kind, len),
@@ -250,6 +258,16 @@ impl Session for Gt06Session {
             }
             self.start += len;
         }
+    }
+
+    fn assume_identified(&mut self) {
+        if self.state == State::AwaitLogin {
+            self.state = State::Accepted;
+        }
+    }
+
+    fn handle_eof(&mut self) {
+        self.eof = true;
     }
 
     fn unique_id(&self) -> Option<&str> {

@@ -49,13 +49,13 @@ fn parse_date_time(text: &str, separator: u8) -> Option<Timestamp> {
         at: 0,
     };
     let year = cursor.digits(4)?;
-    cursor.expect(b'-')?;
+    cursor.literal(b'-')?;
     let month = cursor.digits(2)?;
-    cursor.expect(b'-')?;
+    cursor.literal(b'-')?;
     let day = cursor.digits(2)?;
-    cursor.expect(separator)?;
+    cursor.literal(separator)?;
     let hour = cursor.digits(2)?;
-    cursor.expect(b':')?;
+    cursor.literal(b':')?;
     let minute = cursor.digits(2)?;
     let mut second = 0;
     let mut millis = 0;
@@ -99,7 +99,7 @@ impl Cursor<'_> {
         self.bytes.get(self.at).copied()
     }
 
-    fn expect(&mut self, byte: u8) -> Option<()> {
+    fn literal(&mut self, byte: u8) -> Option<()> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 

@@ -25,7 +25,7 @@ fn new_session(transport: Transport, config: &SessionConfig) -> Box<dyn Session>
         Transport::Tcp => Box::new(TeltonikaTcp {
             inner: TcpSession::with_max_frame(options, config.max_frame),
             reply: None,
-            cut: None,
+            eof: false,
         }),
         Transport::Udp => Box::new(TeltonikaUdp {
             options,
@@ -41,8 +41,8 @@ struct TeltonikaTcp {
     inner: TcpSession,
     /// The handshake verdict byte, owed after `accept`.
     reply: Option<Vec<u8>>,
-    /// Set when the input ended inside a frame.
-    cut: Option<super::FrameError>,
+    /// The input ended (see [`Session::handle_eof`]).
+    eof: bool,
 }
 
 impl Session for TeltonikaTcp {
@@ -59,7 +59,7 @@ impl Session for TeltonikaTcp {
     }
 
     fn handle_eof(&mut self) {
-        self.cut = self.inner.leftover_error();
+        self.eof = true;
     }
 
     fn poll(&mut self) -> Option<Output> {
@@ -68,7 +68,14 @@ impl Session for TeltonikaTcp {
         }
         loop {
             let Some(event) = self.inner.poll_event() else {
-                return self.cut.take().map(|error| Output::Close(Box::new(error)));
+                // After the end of input, what is left is a cut frame.
+                if std::mem::take(&mut self.eof) {
+                    return self
+                        .inner
+                        .leftover_error()
+                        .map(|error| Output::Close(Box::new(error)));
+                }
+                return None;
             };
             let output = match event {
                 TcpEvent::Imei(imei) => Output::Identified(imei),
