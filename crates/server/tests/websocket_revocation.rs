@@ -90,7 +90,13 @@ async fn world(auth: Auth) -> World {
     for (slot, imei) in devices.iter_mut().zip([IMEI_1, IMEI_2, IMEI_GROUP]) {
         *slot = store.device_by_unique_id(imei).await.unwrap().unwrap().id;
     }
-    let group_id = store.device(devices[2]).await.unwrap().unwrap().group_id.unwrap();
+    let group_id = store
+        .device(devices[2])
+        .await
+        .unwrap()
+        .unwrap()
+        .group_id
+        .unwrap();
     let admin = env.login(ADMIN).await;
     let user_cookie = env.login(USER).await;
     let ws = match auth {
@@ -173,7 +179,11 @@ impl World {
                 Got::Json(message) => {
                     for list in ["positions", "devices"] {
                         for item in message[list].as_array().into_iter().flatten() {
-                            let key = if list == "positions" { "deviceId" } else { "id" };
+                            let key = if list == "positions" {
+                                "deviceId"
+                            } else {
+                                "id"
+                            };
                             let device = item[key].as_i64().unwrap();
                             assert!(
                                 !hidden.contains(&device),
@@ -182,9 +192,7 @@ impl World {
                             assert!(!closed, "pushed on a revoked socket: {message}");
                             if list == "positions" {
                                 let fix = item["fixTime"].as_str().unwrap().to_owned();
-                                expected.retain(|&(d, f)| {
-                                    !(d == device && support::iso(f) == fix)
-                                });
+                                expected.retain(|&(d, f)| !(d == device && support::iso(f) == fix));
                             }
                         }
                     }
@@ -200,7 +208,10 @@ impl World {
             assert_eq!(close, Some(Some(1008)), "socket closed as revoked");
         } else {
             assert_eq!(close, None, "socket stays open");
-            assert!(expected.is_empty(), "still-visible positions missing: {expected:?}");
+            assert!(
+                expected.is_empty(),
+                "still-visible positions missing: {expected:?}"
+            );
         }
     }
 }
@@ -277,6 +288,7 @@ async fn a_password_change_closes_the_socket() {
 async fn an_unrelated_change_keeps_everything_flowing() {
     let mut w = world(Auth::Session).await;
     // A change that bumps the access epoch but takes nothing away.
-    w.edit_user(|user| user["phone"] = json!("+37060000000")).await;
+    w.edit_user(|user| user["phone"] = json!("+37060000000"))
+        .await;
     w.assert_after_change(&[], false).await;
 }
