@@ -290,11 +290,7 @@ impl Ws {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.next(left).await {
                 Got::Json(value) => {
-                    let found = value[list]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .any(|item| matches(item));
+                    let found = value[list].as_array().into_iter().flatten().any(&matches);
                     assert!(!found, "unexpected {list} item: {value}");
                 }
                 other => return other,
