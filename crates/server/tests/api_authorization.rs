@@ -410,3 +410,48 @@ async fn readonly_users_cannot_write() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ids(&devices), vec![a.device]);
 }
+
+#[tokio::test]
+async fn a_permission_revoked_while_logged_in_applies_to_the_next_request() {
+    let w = world().await;
+    let member = w.login(&w.a.user).await;
+    let manager = w.login(&w.a.manager).await;
+    let device = format!("/api/devices/{}", w.a.device);
+    let positions = format!("/api/positions?deviceId={}", w.a.device);
+    assert_eq!(
+        call(&member, Method::GET, w.url(&device), None).await.0,
+        StatusCode::OK
+    );
+    let (status, list) = call(&member, Method::GET, w.url(&positions), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&list), vec![w.a.position]);
+
+    let unlink = json!({ "userId": w.a.user_id, "groupId": w.a.group });
+    let (status, body) = call(
+        &manager,
+        Method::DELETE,
+        w.url("/api/permissions"),
+        Some(unlink),
+    )
+    .await;
+    assert!(status.is_success(), "manager unlinks: {status} {body}");
+
+    // Same session, no new login: the device is gone as if it never existed.
+    let (status, _) = call(&member, Method::GET, w.url(&device), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = call(&member, Method::GET, w.url("/api/devices"), None).await;
+    assert!(
+        !ids(&list).contains(&w.a.device),
+        "device still listed: {list}"
+    );
+    let (status, list) = call(&member, Method::GET, w.url(&positions), None).await;
+    assert!(
+        status == StatusCode::NOT_FOUND || ids(&list).is_empty(),
+        "positions still readable: {status} {list}"
+    );
+    // The manager still sees it.
+    assert_eq!(
+        call(&manager, Method::GET, w.url(&device), None).await.0,
+        StatusCode::OK
+    );
+}

@@ -168,3 +168,132 @@ async fn websocket_pushes_own_positions_and_nothing_foreign() {
     .unwrap();
     assert_eq!(&pong[..], &[1, 2, 3]);
 }
+
+#[tokio::test]
+async fn a_device_unlinked_while_connected_is_no_longer_pushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreConfig {
+        url: format!("sqlite:{}", dir.path().join("trackd.db").display()),
+        read_only: false,
+    })
+    .await
+    .unwrap();
+    let alpha_device = user_with_device(&store, "alpha", "356000000000111").await;
+    store
+        .create_user(
+            UserFields {
+                name: "root".into(),
+                email: "root@example.test".into(),
+                administrator: true,
+                device_limit: -1,
+                user_limit: -1,
+                ..UserFields::default()
+            },
+            Some(hash_password(PASSWORD).unwrap()),
+        )
+        .await
+        .unwrap();
+    let alpha = store
+        .user_by_email("alpha@example.test")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let config = ServerConfig {
+        http: Some(loopback),
+        ..ServerConfig::none()
+    }
+    .listen("teltonika", Transport::Tcp, loopback);
+    let server = Server::new(config, store).start().await.unwrap();
+    let http = server.http.unwrap();
+    let teltonika = server.listener("teltonika", Transport::Tcp).unwrap();
+
+    let cookie_of = |email: &'static str| async move {
+        let login = reqwest::Client::new()
+            .post(format!("http://{http}/api/session"))
+            .form(&[("email", email), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 200);
+        login.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let alpha_cookie = cookie_of("alpha@example.test").await;
+    let root_cookie = cookie_of("root@example.test").await;
+    let mut request = format!("ws://{http}/api/socket")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Cookie", alpha_cookie.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+
+    let pushed = |value: &serde_json::Value| {
+        value["positions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["deviceId"].as_i64() == Some(alpha_device))
+    };
+    report(teltonika, "356000000000111", 1_700_000_001_000).await;
+    // The position, and the "offline" of the reporting connection closing:
+    // both were published before the unlink and may still arrive after it.
+    let offline = |value: &serde_json::Value| {
+        value["devices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|d| d["id"].as_i64() == Some(alpha_device) && d["status"] == "offline")
+    };
+    let (mut seen_position, mut seen_offline) = (false, false);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !(seen_position && seen_offline) {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("own position and status pushed")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = message {
+            let value = serde_json::from_str(&text).unwrap();
+            seen_position |= pushed(&value);
+            seen_offline |= offline(&value);
+        }
+    }
+
+    let unlinked = reqwest::Client::new()
+        .delete(format!("http://{http}/api/permissions"))
+        .header("Cookie", root_cookie)
+        .json(&serde_json::json!({ "userId": alpha, "deviceId": alpha_device }))
+        .send()
+        .await
+        .unwrap();
+    assert!(unlinked.status().is_success());
+    report(teltonika, "356000000000111", 1_700_000_002_000).await;
+    let quiet = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while let Ok(message) = tokio::time::timeout_at(quiet, socket.next()).await {
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+                assert!(!pushed(&value), "unlinked device pushed: {text}");
+                assert!(
+                    value["devices"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .all(|d| d["id"].as_i64() != Some(alpha_device)),
+                    "unlinked device pushed: {text}"
+                );
+            }
+            Some(Ok(Message::Close(frame))) => panic!("narrowed socket closed: {frame:?}"),
+            Some(Ok(_)) => {}
+            other => panic!("socket ended: {other:?}"),
+        }
+    }
+}

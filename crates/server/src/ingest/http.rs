@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -70,8 +71,17 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    // axum's own rejection is plain text; devices and their tooling get
+    // the same `{"error": ...}` as for every other refusal.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error(rejection.status(), "request body too large");
+        }
+        Err(rejection) => return error(rejection.status(), "cannot read request body"),
+    };
     let Ok(_permit) = listener.permits.try_acquire() else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
