@@ -6,8 +6,8 @@
 //! made through the API, then a position is sent at once: it must not
 //! arrive.
 //!
-//! Token revocation is not covered: the API has no route that revokes an
-//! API token (Traccar has none either; tokens expire).
+//! A socket opened with an API token closes when that token is revoked
+//! (`POST /api/session/token/revoke`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -38,6 +38,8 @@ const MUST_NOT: Duration = Duration::from_millis(1500);
 enum Auth {
     Session,
     Basic,
+    /// A bearer token made by the user; the token is kept in `World::token`.
+    Token,
 }
 
 struct World {
@@ -53,6 +55,8 @@ struct World {
     ws: Ws,
     /// The next fix time each tracker reports.
     next_fix: i64,
+    /// The API token of `Auth::Token`.
+    token: Option<String>,
 }
 
 async fn world(auth: Auth) -> World {
@@ -99,8 +103,23 @@ async fn world(auth: Auth) -> World {
         .unwrap();
     let admin = env.login(ADMIN).await;
     let user_cookie = env.login(USER).await;
+    let mut token = None;
     let ws = match auth {
         Auth::Session => Ws::connect(env.http(), "Cookie", &user_cookie).await,
+        Auth::Token => {
+            let made = reqwest::Client::new()
+                .post(format!("http://{}/api/session/token", env.http()))
+                .header("Cookie", &user_cookie)
+                .form(&[("expiration", "")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(made.status(), 200);
+            let secret = made.text().await.unwrap();
+            let ws = Ws::connect(env.http(), "Authorization", &format!("Bearer {secret}")).await;
+            token = Some(secret);
+            ws
+        }
         Auth::Basic => {
             let encoded =
                 base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
@@ -123,6 +142,7 @@ async fn world(auth: Auth) -> World {
         trackers,
         ws,
         next_fix: START_MS - 100_000,
+        token,
     };
     // Before any change the user sees every one of its devices live.
     for tracker in 0..3 {
@@ -282,6 +302,30 @@ async fn a_password_change_closes_the_socket() {
         let all = w.devices;
         w.assert_after_change(&all, true).await;
     }
+}
+
+#[tokio::test]
+async fn revoking_the_token_closes_its_socket() {
+    let mut w = world(Auth::Token).await;
+    let token = w.token.clone().unwrap();
+    let revoked = reqwest::Client::new()
+        .post(format!("http://{}/api/session/token/revoke", w.env.http()))
+        .header("Cookie", &w.user_cookie)
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let again = reqwest::Client::new()
+        .post(format!("http://{}/api/session/token/revoke", w.env.http()))
+        .header("Cookie", &w.user_cookie)
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404, "a revoked token is gone");
+    let all = w.devices;
+    w.assert_after_change(&all, true).await;
 }
 
 #[tokio::test]

@@ -350,6 +350,21 @@ impl Store {
         ))
     }
 
+    /// Revokes one of the user's API tokens (by its SHA-256); `false` if
+    /// the user has no such token.
+    pub async fn delete_token(
+        &self,
+        user_id: UserId,
+        token_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let token_hash = token_hash.to_owned();
+        registry!(self, registry_write, |db| tokens::delete_token(
+            db,
+            user_id,
+            &token_hash
+        ))
+    }
+
     /// Ends a session (logout); nothing if it is already gone.
     pub async fn delete_session(&self, session_hash: &str) -> Result<(), StoreError> {
         let session_hash = session_hash.to_owned();

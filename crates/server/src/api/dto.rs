@@ -62,6 +62,18 @@ impl PositionDto {
     pub fn decoded(position: &Position, unique_id: Option<&str>) -> Self {
         let server_time =
             (position.server_time.as_millis() != 0).then(|| iso8601(position.server_time));
+        // Traccar has these as fields of the position, not attributes:
+        // decoders keep them as attributes, the edge moves them.
+        let mut attributes = attributes_json(&position.attributes);
+        let accuracy = attributes
+            .remove("accuracy")
+            .and_then(|value| value.as_f64())
+            .unwrap_or(0.0);
+        let network = attributes.remove("network").and_then(|value| match value {
+            Value::String(text) => serde_json::from_str(&text).ok(),
+            Value::Object(object) => Some(Value::Object(object)),
+            _ => None,
+        });
         PositionDto {
             id: None,
             device_id: None,
@@ -77,11 +89,11 @@ impl PositionDto {
             altitude: position.altitude,
             speed: mps_to_knots(position.speed),
             course: position.course,
-            accuracy: 0.0,
+            accuracy,
             address: None,
-            network: None,
+            network,
             geofence_ids: None,
-            attributes: attributes_json(&position.attributes),
+            attributes,
         }
     }
 

@@ -33,6 +33,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .routes(routes!(server::timezones))
         .routes(routes!(session::get, session::create, session::delete))
         .routes(routes!(session::create_token))
+        .routes(routes!(session::revoke_token))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get_one, users::update, users::delete))
         .routes(routes!(devices::list, devices::create))

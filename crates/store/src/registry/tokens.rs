@@ -115,6 +115,21 @@ pub(crate) async fn delete_session<D: Db>(
     Ok(())
 }
 
+/// Deletes one of `user_id`'s API tokens; whether it existed.
+pub(crate) async fn delete_token<D: Db>(
+    db: &mut D,
+    user_id: UserId,
+    token_hash: &str,
+) -> Result<bool, StoreError> {
+    let removed = db
+        .execute(
+            "DELETE FROM api_tokens WHERE token_hash = $1 AND user_id = $2",
+            &params![token_hash, user_id],
+        )
+        .await?;
+    Ok(removed > 0)
+}
+
 /// Removes sessions and tokens expired at `now`; returns how many.
 pub(crate) async fn purge_expired<D: Db>(db: &mut D, now: Timestamp) -> Result<u64, StoreError> {
     let sessions = db

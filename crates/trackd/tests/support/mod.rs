@@ -35,6 +35,7 @@ impl TrackdProcess {
                 "--register-unknown",
             ])
             .args(["--teltonika-port", &teltonika_port.to_string()])
+            .args(["--config", &other_listeners_on_free_ports()])
             .args(store_args)
             .env("TRACKD_LOG", "info")
             .stdout(Stdio::null())
@@ -128,4 +129,28 @@ impl TestDatabase {
             .await;
         }
     }
+}
+
+/// A config file that moves every listener but Teltonika's to a free port,
+/// so tests running side by side never fight over the default ports.
+fn other_listeners_on_free_ports() -> String {
+    let mut text = String::new();
+    for info in trackd_protocols::PROTOCOLS {
+        if info.name == "teltonika" {
+            continue;
+        }
+        for transport in info.transports {
+            text.push_str(&format!(
+                "[[listeners]]\nprotocol = \"{}\"\ntransport = \"{}\"\nport = 0\n\n",
+                info.name, transport
+            ));
+        }
+    }
+    let path = std::env::temp_dir().join(format!(
+        "trackd-test-{}-{}.toml",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
 }

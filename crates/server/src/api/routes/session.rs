@@ -134,3 +134,29 @@ pub(crate) async fn create_token(
         Ok(response)
     }
 }
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct RevokeForm {
+    token: String,
+}
+
+#[utoipa::path(post, path = "/api/session/token/revoke", tag = "session", description = "Revokes one of the caller's API tokens; live connections made with it are closed", request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 204, description = "revoked"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such token", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
+pub(crate) async fn revoke_token(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    ApiForm(form): ApiForm<RevokeForm>,
+) -> ApiResult<axum::http::StatusCode> {
+    let token = form.token.trim();
+    if token.is_empty() {
+        return Err(ApiError::bad("token is required"));
+    }
+    if !shared
+        .store
+        .delete_token(caller.user.id, &secret_hash(token))
+        .await?
+    {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(user_id = caller.user.id, "api token revoked");
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
