@@ -1,11 +1,13 @@
-//! The tokio driver: many virtual devices reporting to one server over TCP.
+//! The tokio driver: many virtual devices reporting to one server.
 //!
 //! Each device is one task. It connects (staggered, retrying with backoff while
-//! the server is down), sends its IMEI, and then loops: generate the records
-//! that are due by the wall clock, pack up to `records_per_frame` of them into
-//! one Codec 8 Extended frame, send it, and wait for the four-byte ACK. Like a
-//! real device it never has more than one frame in flight, and a frame whose
-//! ACK never came is sent again, unchanged, after reconnecting.
+//! the server is down), opens a session in its protocol's dialect (Teltonika
+//! IMEI, GT06 login; nothing for HTTP), and then loops: generate the fixes
+//! that are due by the wall clock, pack as many as one message holds (up to
+//! `records_per_frame`), send it, and wait for the reply that acknowledges it.
+//! Like a real device it never has more than one message in flight, and a
+//! message whose ACK never came is sent again, unchanged, after reconnecting.
+//! Idle GT06 devices send a heartbeat now and then.
 //!
 //! Counters are shared atomics; ACK latencies go into an HdrHistogram that the
 //! coordinator ([`run_until`]) drains once per second for the progress
@@ -24,14 +26,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{sleep, sleep_until, timeout, Instant, MissedTickBehavior};
 
-use crate::teltonika::{encode_imei, encode_tcp_frame, AvlRecord, Codec};
-use crate::vehicle::Vehicle;
+use crate::dialect::{Acked, Conn, Protocol, Wire};
+use crate::vehicle::{Fix, Vehicle};
 
 /// How long a device waits for the IMEI reply or a frame ACK.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -45,6 +46,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_CONNECT_STAGGER: Duration = Duration::from_secs(2);
 /// After the stop, devices may finish waiting for an in-flight ACK this long.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Pause before sending again what the server could not store (HTTP 503).
+const RETRY_DELAY: Duration = Duration::from_millis(200);
+/// Sessions in a row that a GT06 server closes at login before the device
+/// takes it as a refusal (a restarting server closes some too).
+const CLOSED_AT_LOGIN_IS_REFUSAL: u32 = 3;
 /// Largest ACK latency the histograms track, microseconds.
 const MAX_LATENCY_US: u64 = 120_000_000;
 /// How many distinct error messages a report keeps.
@@ -60,7 +66,9 @@ const HARD_STOP: u8 = 2;
 /// What to simulate and where to send it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
-    /// Server address, `host:port`.
+    /// The protocol every device speaks.
+    pub protocol: Protocol,
+    /// Server address, `host:port`: the listener of `protocol`.
     pub target: String,
     /// Number of virtual devices.
     pub devices: usize,
@@ -68,19 +76,23 @@ pub struct SimConfig {
     pub rate: f64,
     /// Stop after this long; `None` runs until cancelled.
     pub duration: Option<Duration>,
-    /// Most records per frame (1..=255), default 10.
+    /// Most records per message (1..=255), default 10; GT06 packets and
+    /// OsmAnd requests carry one.
     pub records_per_frame: usize,
     /// IMEI of device 0; device `i` is `imei_base + i`, 15 digits.
     pub imei_base: u64,
     /// Seed of all vehicle models.
     pub seed: u64,
-    /// Append one line per acked frame, `<imei> <ts>,<ts>,...`, to this file.
+    /// Append one line per acked message, `<unique id> <ts>,<ts>,...`, to this file.
     pub ack_log: Option<PathBuf>,
+    /// An idle GT06 device sends a heartbeat this long after its last packet.
+    pub heartbeat: Option<Duration>,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
+            protocol: Protocol::Teltonika,
             target: "127.0.0.1:5027".to_owned(),
             devices: 1,
             rate: 1.0,
@@ -89,6 +101,7 @@ impl Default for SimConfig {
             imei_base: 356_000_000_000_000,
             seed: 0,
             ack_log: None,
+            heartbeat: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -118,6 +131,12 @@ impl SimConfig {
         }
         if !(1..=255).contains(&self.records_per_frame) {
             return invalid("records per frame must be between 1 and 255");
+        }
+        if self.protocol.time_step_ms() >= 1_000 && self.rate > 1.0 {
+            return invalid("gt06 carries whole seconds: rate must be at most 1 record per second");
+        }
+        if self.heartbeat.is_some_and(|period| period.is_zero()) {
+            return invalid("heartbeat period must be above 0");
         }
         let last_imei = self.imei_base.checked_add(self.devices as u64 - 1);
         if self.imei_base < 100_000_000_000_000
@@ -153,6 +172,8 @@ pub struct Progress {
 /// Totals of a finished run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
+    /// The protocol the devices spoke.
+    pub protocol: Protocol,
     /// How long the run took.
     pub elapsed: Duration,
     /// Number of simulated devices.
@@ -161,12 +182,14 @@ pub struct Report {
     pub records_sent: u64,
     /// Records acknowledged.
     pub records_acked: u64,
-    /// Frames written, resends included.
+    /// Messages (Teltonika frames, GT06 packets, HTTP requests) written, resends included.
     pub frames_sent: u64,
-    /// Frames acknowledged.
+    /// Messages acknowledged.
     pub frames_acked: u64,
-    /// Frames written again after a broken connection.
+    /// Messages written again after a broken connection or a busy answer.
     pub frames_resent: u64,
+    /// GT06 heartbeats answered.
+    pub heartbeats: u64,
     /// Acknowledged records per second over the whole run.
     pub records_per_second: f64,
     /// Median ACK latency, microseconds.
@@ -208,8 +231,9 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "simulated {} devices for {:.1}s",
+            "simulated {} {} devices for {:.1}s",
             self.devices,
+            self.protocol,
             self.elapsed.as_secs_f64()
         )?;
         writeln!(
@@ -219,8 +243,8 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "frames: {} sent, {} acked, {} resent after a broken connection",
-            self.frames_sent, self.frames_acked, self.frames_resent
+            "messages: {} sent, {} acked, {} resent, {} heartbeats",
+            self.frames_sent, self.frames_acked, self.frames_resent, self.heartbeats
         )?;
         writeln!(
             f,
@@ -382,7 +406,9 @@ pub async fn run_until(
     if let Some(error) = failure {
         return Err(error);
     }
-    Ok(shared.report(clock.base_instant.elapsed(), config.devices, &total_latency))
+    let mut report = shared.report(clock.base_instant.elapsed(), config.devices, &total_latency);
+    report.protocol = config.protocol;
+    Ok(report)
 }
 
 async fn resolve(target: &str) -> Result<SocketAddr, SimError> {
@@ -464,6 +490,7 @@ struct Shared {
     frames_sent: AtomicU64,
     frames_acked: AtomicU64,
     frames_resent: AtomicU64,
+    heartbeats: AtomicU64,
     errors: AtomicU64,
     connect_failures: AtomicU64,
     refused_devices: AtomicU64,
@@ -483,6 +510,7 @@ impl Shared {
             frames_sent: AtomicU64::new(0),
             frames_acked: AtomicU64::new(0),
             frames_resent: AtomicU64::new(0),
+            heartbeats: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             connect_failures: AtomicU64::new(0),
             refused_devices: AtomicU64::new(0),
@@ -563,6 +591,7 @@ impl Shared {
             frames_sent: self.frames_sent.load(Ordering::Relaxed),
             frames_acked: self.frames_acked.load(Ordering::Relaxed),
             frames_resent: self.frames_resent.load(Ordering::Relaxed),
+            heartbeats: self.heartbeats.load(Ordering::Relaxed),
             records_per_second: if seconds > 0.0 {
                 records_acked as f64 / seconds
             } else {
@@ -575,6 +604,7 @@ impl Shared {
             connect_failures: self.connect_failures.load(Ordering::Relaxed),
             refused_devices: self.refused_devices.load(Ordering::Relaxed),
             error_samples: lock(&self.error_samples).clone(),
+            ..Report::default()
         }
     }
 }
@@ -625,7 +655,7 @@ impl AckLogFile {
 
 /// Why a device session ended with an error.
 #[derive(Debug, thiserror::Error)]
-enum DeviceError {
+pub(crate) enum DeviceError {
     #[error("connection failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("unexpected imei reply {0:#04x}")]
@@ -634,14 +664,24 @@ enum DeviceError {
     ReplyTimeout(Duration),
     #[error("server acked {acked} records of {sent}")]
     AckMismatch { sent: u32, acked: u32 },
+    #[error("server answered serial {echoed} to packet {sent}")]
+    SerialMismatch { sent: u16, echoed: u16 },
+    #[error("unreadable reply: {0}")]
+    BadReply(String),
+    #[error("server rejected the request with {status}: {body}")]
+    Rejected { status: u16, body: String },
 }
 
 /// How a device session ended without an error.
 enum SessionEnd {
     /// The run is stopping.
     Stopped,
-    /// The server refused the IMEI.
+    /// The server refused the device.
     Refused,
+    /// The server closed the session at login (GT06's refusal, or a restart).
+    ClosedAtLogin,
+    /// The server asked for a new connection.
+    Reconnect,
 }
 
 /// Counts a device as connected while alive.
@@ -660,26 +700,32 @@ impl Drop for ConnectedGuard<'_> {
     }
 }
 
-/// One virtual device: its vehicle, its record schedule and its unacked frame.
+/// One virtual device: its vehicle, its record schedule and its unacked message.
 struct Device {
     imei: String,
-    handshake: Vec<u8>,
     seed: u64,
     vehicle: Option<Vehicle>,
+    wire: Wire,
     rng: SmallRng,
     /// Milliseconds between records.
     record_interval_ms: f64,
     /// When the next record is due, milliseconds since the start of the run.
     next_record_ms: f64,
-    /// Earliest time to send a frame that is not full.
+    /// Earliest time to send a message that is not full.
     next_send_ms: f64,
-    /// Longest wait to fill a frame.
+    /// Longest wait to fill a message.
     send_period_ms: f64,
+    /// The finest time step of the protocol; timestamps are multiples of it.
+    time_step_ms: u64,
     last_timestamp_ms: u64,
     records_per_frame: usize,
-    /// Record buffers reused from frame to frame.
-    records: Vec<AvlRecord>,
-    /// The encoded frame waiting for its ACK; empty when none is.
+    /// An idle device sends a heartbeat this long after its last message.
+    heartbeat_ms: Option<f64>,
+    /// When the last message or heartbeat went out, milliseconds since the start.
+    last_sent_ms: f64,
+    /// Fixes of `pending_frame`, reused from message to message.
+    fixes: Vec<Fix>,
+    /// The encoded message waiting for its ACK; empty when none is.
     pending_frame: Vec<u8>,
     /// Timestamps of the records in `pending_frame`.
     pending_timestamps: Vec<u64>,
@@ -692,22 +738,31 @@ impl Device {
         let imei = config.imei(index);
         let seed = splitmix64(config.seed ^ splitmix64(index as u64));
         let record_interval_ms = 1_000.0 / config.rate;
+        let records_per_frame = config
+            .records_per_frame
+            .clamp(1, config.protocol.max_records_per_message());
         Device {
-            handshake: encode_imei(&imei),
             imei,
             seed,
             vehicle: None,
+            wire: Wire::new(config.protocol, &config.target),
             rng: SmallRng::seed_from_u64(!seed),
             record_interval_ms,
             next_record_ms: 0.0,
             next_send_ms: 0.0,
-            // Fill frames, but keep the map live: wait at most a second (or one record).
-            send_period_ms: (record_interval_ms * config.records_per_frame as f64).min(1_000.0),
+            // Fill messages, but keep the map live: wait at most a second (or one record).
+            send_period_ms: (record_interval_ms * records_per_frame as f64).min(1_000.0),
+            time_step_ms: config.protocol.time_step_ms(),
             last_timestamp_ms: 0,
-            records_per_frame: config.records_per_frame,
-            records: Vec::with_capacity(config.records_per_frame),
+            records_per_frame,
+            heartbeat_ms: config
+                .heartbeat
+                .filter(|_| config.protocol == Protocol::Gt06)
+                .map(|period| period.as_secs_f64() * 1_000.0),
+            last_sent_ms: 0.0,
+            fixes: Vec::with_capacity(records_per_frame),
             pending_frame: Vec::new(),
-            pending_timestamps: Vec::with_capacity(config.records_per_frame),
+            pending_timestamps: Vec::with_capacity(records_per_frame),
             pending_written: false,
         }
     }
@@ -717,42 +772,54 @@ impl Device {
         let now_ms = clock.relative_ms(Instant::now());
         self.next_record_ms = now_ms;
         self.next_send_ms = now_ms;
+        self.last_sent_ms = now_ms;
         self.vehicle = Some(Vehicle::new(self.seed, clock.unix_ms(now_ms)));
     }
 
-    /// When the next frame should be built, milliseconds since the start of the run.
+    /// When the next message should be built, milliseconds since the start of the run.
     fn next_frame_due_ms(&self) -> f64 {
         let frame_full_ms =
             self.next_record_ms + (self.records_per_frame - 1) as f64 * self.record_interval_ms;
         frame_full_ms.min(self.next_send_ms.max(self.next_record_ms))
     }
 
-    /// Generates the records due by `now_ms` (at most a frame's worth) and encodes them.
+    /// When an idle device owes a heartbeat, if its protocol has them.
+    fn next_heartbeat_due_ms(&self) -> Option<f64> {
+        self.heartbeat_ms
+            .filter(|_| self.wire.has_heartbeat())
+            .map(|period| self.last_sent_ms + period)
+    }
+
+    /// The timestamp of a record due at `relative_ms`: on the protocol's
+    /// time step, and after the previous record.
+    fn timestamp_at(&self, clock: &Clock, relative_ms: f64) -> u64 {
+        let step = self.time_step_ms.max(1);
+        let on_step = clock.unix_ms(relative_ms) / step * step;
+        on_step.max(self.last_timestamp_ms + step)
+    }
+
+    /// Generates the records due by `now_ms` (at most a message's worth) and encodes them.
     fn build_frame(&mut self, clock: &Clock, now_ms: f64) {
-        let Some(vehicle) = &mut self.vehicle else {
+        if self.vehicle.is_none() {
             return;
-        };
+        }
         self.pending_timestamps.clear();
+        self.fixes.clear();
         while self.pending_timestamps.len() < self.records_per_frame
             && self.next_record_ms <= now_ms
         {
-            let timestamp_ms = clock
-                .unix_ms(self.next_record_ms)
-                .max(self.last_timestamp_ms + 1);
+            let timestamp_ms = self.timestamp_at(clock, self.next_record_ms);
+            let Some(vehicle) = &mut self.vehicle else {
+                return;
+            };
             vehicle.advance_to(timestamp_ms);
-            let n_built = self.pending_timestamps.len();
-            match self.records.get_mut(n_built) {
-                Some(record) => vehicle.record_into(record),
-                None => self.records.push(vehicle.record()),
-            }
+            self.fixes.push(vehicle.fix());
             self.pending_timestamps.push(timestamp_ms);
             self.last_timestamp_ms = timestamp_ms;
             self.next_record_ms += self.record_interval_ms;
         }
-        self.pending_frame = encode_tcp_frame(
-            Codec::Codec8Ext,
-            &self.records[..self.pending_timestamps.len()],
-        );
+        self.wire
+            .encode(&self.imei, &self.fixes, &mut self.pending_frame);
         self.pending_written = false;
         self.next_send_ms = now_ms + self.send_period_ms;
     }
@@ -761,30 +828,27 @@ impl Device {
         backoff.mul_f64(self.rng.gen_range(0.5..1.5))
     }
 
-    /// One connection: handshake, then frames until an error or the stop.
+    /// One connection: open the session, then messages until an error or the stop.
     async fn session(
         &mut self,
-        stream: &mut TcpStream,
+        conn: &mut Conn,
         shared: &Shared,
         clock: &Clock,
         stop: &mut watch::Receiver<u8>,
         acked_any: &mut bool,
     ) -> Result<SessionEnd, DeviceError> {
-        stream.set_nodelay(true)?;
-        let handshake = async {
-            stream.write_all(&self.handshake).await?;
-            let mut reply = [0u8; 1];
-            stream.read_exact(&mut reply).await?;
-            Ok::<u8, std::io::Error>(reply[0])
-        };
-        let reply = tokio::select! {
-            reply = timeout(REPLY_TIMEOUT, handshake) => reply.map_err(|_| DeviceError::ReplyTimeout(REPLY_TIMEOUT))??,
+        let opened = tokio::select! {
+            opened = timeout(REPLY_TIMEOUT, self.wire.open(conn, &self.imei)) => {
+                opened.map_err(|_| DeviceError::ReplyTimeout(REPLY_TIMEOUT))??
+            }
             _ = stopped(stop, STOP) => return Ok(SessionEnd::Stopped),
         };
-        match reply {
-            0x01 => {}
-            0x00 => return Ok(SessionEnd::Refused),
-            other => return Err(DeviceError::BadHandshake(other)),
+        if !opened {
+            return Ok(if self.wire.has_heartbeat() {
+                SessionEnd::ClosedAtLogin
+            } else {
+                SessionEnd::Refused
+            });
         }
         let _connected = ConnectedGuard::new(&shared.connected_devices);
 
@@ -796,17 +860,27 @@ impl Device {
                     if now_ms >= due_ms {
                         break now_ms;
                     }
+                    let heartbeat_ms = self.next_heartbeat_due_ms().filter(|at| *at < due_ms);
+                    if let Some(at) = heartbeat_ms.filter(|at| now_ms >= *at) {
+                        self.send_heartbeat(conn, shared, stop, now_ms.max(at))
+                            .await?;
+                        continue;
+                    }
+                    let wake_ms = heartbeat_ms.unwrap_or(due_ms);
                     tokio::select! {
-                        _ = sleep_until(clock.instant_at(due_ms)) => {}
+                        _ = sleep_until(clock.instant_at(wake_ms)) => {}
                         _ = stopped(stop, STOP) => return Ok(SessionEnd::Stopped),
                     }
                 };
                 self.build_frame(clock, now_ms);
+                if self.pending_frame.is_empty() {
+                    continue;
+                }
             } else if *stop.borrow() >= STOP {
                 return Ok(SessionEnd::Stopped);
             }
 
-            let n_records = self.pending_timestamps.len() as u32;
+            let n_records = self.pending_timestamps.len();
             if self.pending_written {
                 shared.frames_resent.fetch_add(1, Ordering::Relaxed);
             }
@@ -814,29 +888,66 @@ impl Device {
             shared.frames_sent.fetch_add(1, Ordering::Relaxed);
             shared
                 .records_sent
-                .fetch_add(u64::from(n_records), Ordering::Relaxed);
+                .fetch_add(n_records as u64, Ordering::Relaxed);
+            self.last_sent_ms = clock.relative_ms(Instant::now());
+            let wire = &mut self.wire;
             let frame = &self.pending_frame;
             let exchange = async {
-                stream.write_all(frame).await?;
+                conn.write_all(frame).await?;
                 let written_at = Instant::now();
-                let mut ack = [0u8; 4];
-                stream.read_exact(&mut ack).await?;
-                Ok::<_, std::io::Error>((u32::from_be_bytes(ack), written_at.elapsed()))
+                let acked = wire.await_ack(conn, n_records).await?;
+                Ok::<_, DeviceError>((acked, written_at.elapsed()))
             };
-            let (n_acked, latency) = tokio::select! {
+            let (acked, latency) = tokio::select! {
                 result = timeout(REPLY_TIMEOUT, exchange) => result.map_err(|_| DeviceError::ReplyTimeout(REPLY_TIMEOUT))??,
                 _ = stopped(stop, HARD_STOP) => return Ok(SessionEnd::Stopped),
             };
-            if n_acked != n_records {
-                return Err(DeviceError::AckMismatch {
-                    sent: n_records,
-                    acked: n_acked,
-                });
+            match acked {
+                Acked::Yes => {
+                    shared.note_ack(&self.imei, &self.pending_timestamps, latency);
+                    self.pending_frame.clear();
+                    *acked_any = true;
+                }
+                Acked::Retry => {
+                    let delay = self.backoff_with_jitter(RETRY_DELAY);
+                    tokio::select! {
+                        _ = sleep(delay) => {}
+                        _ = stopped(stop, STOP) => return Ok(SessionEnd::Stopped),
+                    }
+                }
+                Acked::Refused => return Ok(SessionEnd::Refused),
+                Acked::Rejected(error) => {
+                    shared.note_error(&self.imei, &error);
+                    self.pending_frame.clear();
+                }
             }
-            shared.note_ack(&self.imei, &self.pending_timestamps, latency);
-            self.pending_frame.clear();
-            *acked_any = true;
+            if self.wire.must_reconnect() {
+                return Ok(SessionEnd::Reconnect);
+            }
         }
+    }
+
+    /// One heartbeat with the vehicle's status as of `at_ms`, and its answer.
+    async fn send_heartbeat(
+        &mut self,
+        conn: &mut Conn,
+        shared: &Shared,
+        stop: &mut watch::Receiver<u8>,
+        at_ms: f64,
+    ) -> Result<(), DeviceError> {
+        self.last_sent_ms = at_ms;
+        let Some(fix) = self.vehicle.as_ref().map(Vehicle::fix) else {
+            return Ok(());
+        };
+        let wire = &mut self.wire;
+        tokio::select! {
+            result = timeout(REPLY_TIMEOUT, wire.heartbeat(conn, &fix)) => {
+                result.map_err(|_| DeviceError::ReplyTimeout(REPLY_TIMEOUT))??;
+            }
+            _ = stopped(stop, HARD_STOP) => return Ok(()),
+        }
+        shared.heartbeats.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -855,29 +966,40 @@ async fn run_device(
     }
     device.start(&clock);
     let mut backoff = INITIAL_BACKOFF;
+    let mut closed_at_login = 0;
     loop {
         let connect = timeout(CONNECT_TIMEOUT, TcpStream::connect(address));
         let connected = tokio::select! {
             connected = connect => connected,
             _ = stopped(&mut stop, STOP) => return,
         };
-        match connected {
-            Ok(Ok(mut stream)) => {
+        match connected.map(|stream| stream.and_then(Conn::new)) {
+            Ok(Ok(mut conn)) => {
                 let mut acked_any = false;
                 let outcome = device
-                    .session(&mut stream, &shared, &clock, &mut stop, &mut acked_any)
+                    .session(&mut conn, &shared, &clock, &mut stop, &mut acked_any)
                     .await;
                 if acked_any {
                     backoff = INITIAL_BACKOFF;
                 }
                 match outcome {
                     Ok(SessionEnd::Stopped) => return,
-                    Ok(SessionEnd::Refused) => {
-                        tracing::debug!(imei = device.imei, "server refused the imei");
+                    Ok(SessionEnd::Reconnect) => continue,
+                    Ok(SessionEnd::ClosedAtLogin)
+                        if closed_at_login + 1 < CLOSED_AT_LOGIN_IS_REFUSAL =>
+                    {
+                        closed_at_login += 1;
+                        tracing::debug!(imei = device.imei, "server closed at login");
+                    }
+                    Ok(SessionEnd::Refused | SessionEnd::ClosedAtLogin) => {
+                        tracing::debug!(imei = device.imei, "server refused the device");
                         shared.refused_devices.fetch_add(1, Ordering::Relaxed);
                         return;
                     }
-                    Err(error) => shared.note_error(&device.imei, &error),
+                    Err(error) => {
+                        closed_at_login = 0;
+                        shared.note_error(&device.imei, &error);
+                    }
                 }
             }
             // The server may be restarting: retry quietly, with backoff.
@@ -992,11 +1114,56 @@ mod tests {
             ..Report::default()
         };
         let text = report.to_string();
-        assert!(text.starts_with("simulated 2 devices for 0.0s\n"), "{text}");
+        assert!(
+            text.starts_with("simulated 2 teltonika devices for 0.0s\n"),
+            "{text}"
+        );
         assert!(
             text.ends_with("\n  device 356000000000001: server acked 3 records of 10"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn gt06_records_fall_on_whole_distinct_seconds_one_per_packet() {
+        let config = SimConfig {
+            protocol: Protocol::Gt06,
+            rate: 1.0,
+            records_per_frame: 10,
+            ..SimConfig::new("127.0.0.1:1", 1)
+        };
+        let clock = Clock {
+            base_instant: Instant::now(),
+            base_unix_ms: 1_700_000_000_400,
+        };
+        let mut device = Device::new(&config, 0);
+        device.vehicle = Some(Vehicle::new(device.seed, clock.unix_ms(0.0)));
+        let mut sent = Vec::new();
+        // A backlog of ten seconds still goes out one fix per packet.
+        while device.next_frame_due_ms() <= 10_000.0 {
+            device.build_frame(&clock, 10_000.0);
+            assert_eq!(device.pending_timestamps.len(), 1);
+            assert_eq!(device.pending_frame[..2], [0x78, 0x78]);
+            sent.extend_from_slice(&device.pending_timestamps);
+        }
+        assert_eq!(sent.len(), 11);
+        assert!(sent.iter().all(|t| t % 1_000 == 0), "{sent:?}");
+        assert!(sent.windows(2).all(|pair| pair[1] == pair[0] + 1_000));
+    }
+
+    #[test]
+    fn heartbeats_only_for_gt06() {
+        let gt06 = SimConfig {
+            protocol: Protocol::Gt06,
+            heartbeat: Some(Duration::from_secs(5)),
+            ..SimConfig::new("127.0.0.1:1", 1)
+        };
+        assert_eq!(Device::new(&gt06, 0).next_heartbeat_due_ms(), Some(5_000.0));
+        let osmand = SimConfig {
+            protocol: Protocol::Osmand,
+            ..gt06
+        };
+        assert_eq!(Device::new(&osmand, 0).next_heartbeat_due_ms(), None);
     }
 
     #[test]

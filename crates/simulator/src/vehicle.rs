@@ -13,8 +13,6 @@
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::teltonika::{AvlRecord, IoElement, IoValue};
-
 /// Metres per degree of latitude (and of longitude at the equator).
 const METRES_PER_DEGREE: f64 = 111_320.0;
 /// Longest integration step.
@@ -27,34 +25,6 @@ const DECELERATION_KMH_PER_S: f64 = 7.2;
 const MAX_TURN_DEG_PER_S: f64 = 12.0;
 /// Beyond this fraction of the radius the vehicle steers back to the centre.
 const RETURN_FRACTION: f64 = 0.75;
-
-/// Teltonika AVL IO ids the simulator reports.
-pub mod io_id {
-    /// Ignition (u8 0/1).
-    pub const IGNITION: u16 = 239;
-    /// Movement (u8 0/1).
-    pub const MOVEMENT: u16 = 240;
-    /// GSM signal (u8 1..5).
-    pub const GSM_SIGNAL: u16 = 21;
-    /// Sleep mode (u8, 0 = none).
-    pub const SLEEP_MODE: u16 = 200;
-    /// GNSS status (u8, 1 = on with fix).
-    pub const GNSS_STATUS: u16 = 69;
-    /// External voltage (u16 mV).
-    pub const EXTERNAL_VOLTAGE: u16 = 66;
-    /// Battery voltage (u16 mV).
-    pub const BATTERY_VOLTAGE: u16 = 67;
-    /// Battery current (u16 mA).
-    pub const BATTERY_CURRENT: u16 = 68;
-    /// GNSS PDOP (u16, x10).
-    pub const GNSS_PDOP: u16 = 181;
-    /// GNSS HDOP (u16, x10).
-    pub const GNSS_HDOP: u16 = 182;
-    /// Total odometer (u32 m).
-    pub const TOTAL_ODOMETER: u16 = 16;
-    /// GNSS speed (u16 km/h).
-    pub const SPEED: u16 = 24;
-}
 
 /// The circular area a vehicle starts in and stays in.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,6 +49,45 @@ impl Default for Area {
             base_altitude_m: 112.0,
         }
     }
+}
+
+/// One report of a vehicle's tracker, protocol-free: SI units, degrees, UTC milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fix {
+    /// When the fix was taken, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// WGS84 latitude, degrees.
+    pub latitude: f64,
+    /// WGS84 longitude, degrees.
+    pub longitude: f64,
+    /// Metres above sea level.
+    pub altitude_m: f64,
+    /// Metres per second.
+    pub speed_mps: f64,
+    /// Degrees clockwise from north, 0..360.
+    pub course_deg: f64,
+    /// Satellites in use.
+    pub satellites: u8,
+    /// Horizontal dilution of precision.
+    pub hdop: f64,
+    /// Position dilution of precision.
+    pub pdop: f64,
+    /// Ignition on.
+    pub ignition: bool,
+    /// The ignition changed since the previous report.
+    pub ignition_changed: bool,
+    /// The vehicle is moving.
+    pub moving: bool,
+    /// Mobile signal, 1 (poor) to 5 (excellent).
+    pub gsm_level: u8,
+    /// Vehicle supply voltage, volts.
+    pub external_voltage_v: f64,
+    /// Tracker backup battery voltage, volts.
+    pub battery_voltage_v: f64,
+    /// Tracker backup battery current, amperes.
+    pub battery_current_a: f64,
+    /// Total distance driven, metres.
+    pub odometer_m: f64,
 }
 
 /// What the vehicle is doing.
@@ -209,8 +218,8 @@ impl Vehicle {
 
     /// Moves the simulation forward to `t_ms`; earlier times are ignored.
     ///
-    /// After the call, [`Vehicle::record`] flags an ignition change that
-    /// happened during this interval with event IO id 239.
+    /// After the call, [`Vehicle::fix`] flags an ignition change that
+    /// happened during this interval (`ignition_changed`).
     pub fn advance_to(&mut self, t_ms: u64) {
         self.ignition_changed = false;
         while self.time_ms < t_ms {
@@ -220,76 +229,33 @@ impl Vehicle {
         }
     }
 
-    /// A Codec 8 Extended record of the current state.
-    pub fn record(&self) -> AvlRecord {
-        let mut record = AvlRecord {
-            timestamp_ms: 0,
-            priority: 0,
-            longitude: 0,
-            latitude: 0,
-            altitude: 0,
-            angle: 0,
-            satellites: 0,
-            speed_kmh: 0,
-            event_io_id: 0,
-            generation_type: None,
-            io: Vec::with_capacity(12),
-        };
-        self.record_into(&mut record);
-        record
-    }
-
-    /// Like [`Vehicle::record`], but overwrites `record` and reuses its IO vector.
-    pub fn record_into(&self, record: &mut AvlRecord) {
-        let (lat, lon) = self.lat_lon();
-        let speed_kmh = self.speed_kmh.round() as u16;
-        let moving = self.speed_kmh > 0.5;
-        record.timestamp_ms = self.time_ms;
-        record.priority = 0;
-        record.longitude = (lon * 1e7).round() as i32;
-        record.latitude = (lat * 1e7).round() as i32;
-        record.altitude = self.altitude_m().round() as i16;
-        record.angle = (self.heading_deg.round() as u16) % 360;
-        record.satellites = self.satellites;
-        record.speed_kmh = speed_kmh;
-        record.event_io_id = if self.ignition_changed {
-            io_id::IGNITION
-        } else {
-            0
-        };
-        record.generation_type = None;
-
+    /// What the tracker reports about the current state, in SI units.
+    pub fn fix(&self) -> Fix {
+        let (latitude, longitude) = self.lat_lon();
         // Fewer satellites, worse dilution of precision.
-        let hdop_x10 = 6 + 2 * u16::from(14u8.saturating_sub(self.satellites));
-        let pdop_x10 = hdop_x10 + hdop_x10 / 2 + 2;
+        let hdop = (6.0 + 2.0 * f64::from(14u8.saturating_sub(self.satellites))) / 10.0;
+        let pdop = hdop * 1.5 + 0.2;
         let base_voltage_mv = if self.ignition { 14_000 } else { 12_500 };
-        let external_mv =
-            (base_voltage_mv + self.voltage_noise_mv).clamp(0, i32::from(u16::MAX)) as u16;
-        let battery_mv = (4_050 + self.voltage_noise_mv / 10).clamp(0, i32::from(u16::MAX)) as u16;
-        let battery_ma: u16 = if self.ignition { 40 } else { 0 };
-        let odometer_m = self.odometer_m.min(f64::from(u32::MAX)) as u32;
-
-        // In wire order (grouped by width), so a decoded record compares equal.
-        let elements = [
-            (io_id::IGNITION, IoValue::U8(u8::from(self.ignition))),
-            (io_id::MOVEMENT, IoValue::U8(u8::from(moving))),
-            (io_id::GSM_SIGNAL, IoValue::U8(self.gsm_signal)),
-            (io_id::SLEEP_MODE, IoValue::U8(0)),
-            (io_id::GNSS_STATUS, IoValue::U8(1)),
-            (io_id::EXTERNAL_VOLTAGE, IoValue::U16(external_mv)),
-            (io_id::BATTERY_VOLTAGE, IoValue::U16(battery_mv)),
-            (io_id::BATTERY_CURRENT, IoValue::U16(battery_ma)),
-            (io_id::GNSS_PDOP, IoValue::U16(pdop_x10)),
-            (io_id::GNSS_HDOP, IoValue::U16(hdop_x10)),
-            (io_id::SPEED, IoValue::U16(speed_kmh)),
-            (io_id::TOTAL_ODOMETER, IoValue::U32(odometer_m)),
-        ];
-        record.io.clear();
-        record.io.extend(
-            elements
-                .into_iter()
-                .map(|(id, value)| IoElement { id, value }),
-        );
+        Fix {
+            time_ms: self.time_ms,
+            latitude,
+            longitude,
+            altitude_m: self.altitude_m(),
+            speed_mps: self.speed_kmh / 3.6,
+            course_deg: self.heading_deg,
+            satellites: self.satellites,
+            hdop,
+            pdop,
+            ignition: self.ignition,
+            ignition_changed: self.ignition_changed,
+            moving: self.speed_kmh > 0.5,
+            gsm_level: self.gsm_signal,
+            external_voltage_v: f64::from((base_voltage_mv + self.voltage_noise_mv).max(0))
+                / 1_000.0,
+            battery_voltage_v: f64::from((4_050 + self.voltage_noise_mv / 10).max(0)) / 1_000.0,
+            battery_current_a: if self.ignition { 0.040 } else { 0.0 },
+            odometer_m: self.odometer_m,
+        }
     }
 
     /// Gentle hills: a smooth function of position around the base altitude.
@@ -447,55 +413,37 @@ mod tests {
     const START_MS: u64 = 1_700_000_000_000;
     const DAY_MS: u64 = 24 * 3_600_000;
 
-    fn io_value(record: &AvlRecord, id: u16) -> Option<&IoValue> {
-        record
-            .io
-            .iter()
-            .find(|element| element.id == id)
-            .map(|element| &element.value)
-    }
-
-    fn odometer(record: &AvlRecord) -> u32 {
-        match io_value(record, io_id::TOTAL_ODOMETER) {
-            Some(IoValue::U32(value)) => *value,
-            other => panic!("odometer missing: {other:?}"),
-        }
-    }
-
-    fn ignition(record: &AvlRecord) -> u8 {
-        match io_value(record, io_id::IGNITION) {
-            Some(IoValue::U8(value)) => *value,
-            other => panic!("ignition missing: {other:?}"),
-        }
-    }
-
-    /// One record per second for `duration_ms`.
-    fn drive(seed: u64, duration_ms: u64) -> Vec<AvlRecord> {
+    /// One fix per second for `duration_ms`.
+    fn drive(seed: u64, duration_ms: u64) -> Vec<Fix> {
         let mut vehicle = Vehicle::new(seed, START_MS);
         (0..=duration_ms / 1_000)
             .map(|second| {
                 vehicle.advance_to(START_MS + second * 1_000);
-                vehicle.record()
+                vehicle.fix()
             })
             .collect()
+    }
+
+    fn kmh(fix: &Fix) -> f64 {
+        fix.speed_mps * 3.6
     }
 
     #[test]
     fn speed_and_heading_change_smoothly_between_seconds() {
         for seed in 0..5 {
-            let records = drive(seed, 4 * 3_600_000);
-            for pair in records.windows(2) {
-                let speed_change = i32::from(pair[1].speed_kmh) - i32::from(pair[0].speed_kmh);
+            let fixes = drive(seed, 4 * 3_600_000);
+            for pair in fixes.windows(2) {
+                let speed_change = kmh(&pair[1]) - kmh(&pair[0]);
                 assert!(
-                    speed_change.abs() <= 8,
+                    speed_change.abs() <= 7.3,
                     "seed {seed}: speed jumped {speed_change} km/h at {}",
-                    pair[1].timestamp_ms
+                    pair[1].time_ms
                 );
-                let turn = angle_difference(f64::from(pair[1].angle), f64::from(pair[0].angle));
+                let turn = angle_difference(pair[1].course_deg, pair[0].course_deg);
                 assert!(
-                    turn.abs() <= 13.0,
+                    turn.abs() <= 12.01,
                     "seed {seed}: heading jumped {turn} degrees at {}",
-                    pair[1].timestamp_ms
+                    pair[1].time_ms
                 );
             }
         }
@@ -503,14 +451,14 @@ mod tests {
 
     #[test]
     fn odometer_is_monotone_and_counts_distance() {
-        let records = drive(7, 3 * 3_600_000);
-        for pair in records.windows(2) {
-            assert!(odometer(&pair[1]) >= odometer(&pair[0]));
+        let fixes = drive(7, 3 * 3_600_000);
+        for pair in fixes.windows(2) {
+            assert!(pair[1].odometer_m >= pair[0].odometer_m);
         }
-        let driven_m = odometer(&records[records.len() - 1]) - odometer(&records[0]);
-        assert!(driven_m > 10_000, "only {driven_m} m driven in 3 hours");
+        let driven_m = fixes[fixes.len() - 1].odometer_m - fixes[0].odometer_m;
+        assert!(driven_m > 10_000.0, "only {driven_m} m driven in 3 hours");
         // Nobody exceeds 110 km/h, so three hours cover at most 330 km.
-        assert!(driven_m < 330_000);
+        assert!(driven_m < 330_000.0);
     }
 
     #[test]
@@ -530,95 +478,65 @@ mod tests {
     }
 
     #[test]
-    fn same_seed_same_records_other_seed_other_records() {
+    fn same_seed_same_fixes_other_seed_other_fixes() {
         let first = drive(42, 600_000);
         assert_eq!(first, drive(42, 600_000));
         assert_ne!(first, drive(43, 600_000));
     }
 
     #[test]
-    fn small_steps_still_give_smooth_records() {
+    fn small_steps_still_give_smooth_fixes() {
         // At 100 records/s the driver advances in 10 ms steps.
         let mut vehicle = Vehicle::new(9, START_MS);
-        let mut previous = vehicle.record();
+        let mut previous = vehicle.fix();
         for step in 1..=60_000u64 {
             vehicle.advance_to(START_MS + step * 10);
-            let record = vehicle.record();
-            assert_eq!(record.timestamp_ms, START_MS + step * 10);
-            assert!(i32::from(record.speed_kmh).abs_diff(i32::from(previous.speed_kmh)) <= 1);
-            assert!(odometer(&record) >= odometer(&previous));
-            previous = record;
+            let fix = vehicle.fix();
+            assert_eq!(fix.time_ms, START_MS + step * 10);
+            assert!((kmh(&fix) - kmh(&previous)).abs() <= 0.1);
+            assert!(fix.odometer_m >= previous.odometer_m);
+            previous = fix;
         }
     }
 
     #[test]
     fn trips_and_stops_alternate_with_ignition_events() {
-        let records = drive(3, DAY_MS);
+        let fixes = drive(3, DAY_MS);
         let mut ignition_changes = 0;
-        for pair in records.windows(2) {
-            let changed = ignition(&pair[0]) != ignition(&pair[1]);
-            if changed {
-                ignition_changes += 1;
-                assert_eq!(pair[1].event_io_id, io_id::IGNITION);
-            } else {
-                assert_eq!(pair[1].event_io_id, 0);
-            }
-            if ignition(&pair[1]) == 0 {
-                assert_eq!(pair[1].speed_kmh, 0, "parked vehicles do not move");
+        for pair in fixes.windows(2) {
+            let changed = pair[0].ignition != pair[1].ignition;
+            assert_eq!(pair[1].ignition_changed, changed);
+            ignition_changes += usize::from(changed);
+            if !pair[1].ignition {
+                assert_eq!(pair[1].speed_mps, 0.0, "parked vehicles do not move");
+                assert!(!pair[1].moving);
             }
         }
         assert!(
             ignition_changes >= 20,
             "only {ignition_changes} ignition changes in a day"
         );
-        let top_speed = records
-            .iter()
-            .map(|record| record.speed_kmh)
-            .max()
-            .unwrap_or(0);
-        assert!((60..=110).contains(&top_speed), "top speed {top_speed}");
+        let top_speed = fixes.iter().map(kmh).fold(0.0, f64::max);
+        assert!((60.0..=110.0).contains(&top_speed), "top speed {top_speed}");
     }
 
     #[test]
-    fn records_survive_the_shared_encoder_and_decoder() {
-        use crate::teltonika::{encode_tcp_frame, Codec};
-        use trackd_protocols::teltonika::decode_avl_records;
-
-        let records = drive(5, 3_600_000);
-        for chunk in records.chunks(255) {
-            let frame = encode_tcp_frame(Codec::Codec8Ext, chunk);
-            let decoded = decode_avl_records(&frame[8..frame.len() - 4]).unwrap();
-            assert_eq!(decoded, chunk);
-        }
-    }
-
-    #[test]
-    fn records_carry_plausible_values() {
-        for record in drive(11, 3_600_000) {
-            assert!((6..=14).contains(&record.satellites));
-            assert_eq!(record.priority, 0);
-            assert!(record.angle < 360);
+    fn fixes_carry_plausible_values() {
+        for fix in drive(11, 3_600_000) {
+            assert!((6..=14).contains(&fix.satellites));
+            assert!((0.0..360.0).contains(&fix.course_deg));
             assert!(
-                (50..200).contains(&record.altitude),
+                (50.0..200.0).contains(&fix.altitude_m),
                 "altitude {}",
-                record.altitude
+                fix.altitude_m
             );
-            assert_eq!(record.io.len(), 12);
-            match io_value(&record, io_id::EXTERNAL_VOLTAGE) {
-                Some(IoValue::U16(mv)) => {
-                    assert!((12_000..=14_400).contains(mv), "external voltage {mv}");
-                    assert_eq!(*mv > 13_000, ignition(&record) == 1);
-                }
-                other => panic!("external voltage missing: {other:?}"),
-            }
-            match io_value(&record, io_id::GSM_SIGNAL) {
-                Some(IoValue::U8(level)) => assert!((1..=5).contains(level)),
-                other => panic!("gsm signal missing: {other:?}"),
-            }
-            assert_eq!(
-                io_value(&record, io_id::SPEED),
-                Some(&IoValue::U16(record.speed_kmh))
-            );
+            assert!(fix.hdop >= 0.6 && fix.pdop > fix.hdop);
+            let volts = fix.external_voltage_v;
+            assert!((12.0..=14.4).contains(&volts), "external voltage {volts}");
+            assert_eq!(volts > 13.0, fix.ignition);
+            assert!((1..=5).contains(&fix.gsm_level));
+            let (lat, lon) = (fix.latitude, fix.longitude);
+            assert!((54.5..54.9).contains(&lat) && (25.0..25.5).contains(&lon));
         }
     }
 }

@@ -183,6 +183,7 @@ async fn twenty_devices_all_frames_acked_and_logged() {
         imei_base: 356_000_000_000_000,
         seed: 1,
         ack_log: Some(ack_log.clone()),
+        ..SimConfig::default()
     };
     let mut ticks: Vec<Progress> = Vec::new();
     let report = run(config, |progress| ticks.push(progress.clone()))
@@ -349,6 +350,11 @@ async fn bad_config_is_rejected() {
         },
         SimConfig {
             records_per_frame: 256,
+            ..SimConfig::new("127.0.0.1:1", 1)
+        },
+        SimConfig {
+            protocol: trackd_simulator::Protocol::Gt06,
+            rate: 2.0,
             ..SimConfig::new("127.0.0.1:1", 1)
         },
         SimConfig {

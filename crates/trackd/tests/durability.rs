@@ -1,63 +1,102 @@
 //! Nothing acknowledged is lost: the real `trackd` binary is driven by the
-//! simulator, killed with SIGKILL mid-stream, restarted, and every record the
-//! simulator saw acknowledged must then be in the store — on SQLite and on
-//! PostgreSQL.
+//! simulator — Teltonika, GT06 and OsmAnd devices at once — killed with
+//! SIGKILL mid-stream, restarted, and every record the simulator saw
+//! acknowledged must then be in the store, on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{free_port, postgres_or_skip, TrackdProcess};
+use support::{postgres_or_skip, DevicePorts, TrackdProcess};
 use trackd_model::Timestamp;
+use trackd_simulator::{Protocol, Report, SimConfig};
 use trackd_store::{Store, StoreConfig};
+
+/// One simulated fleet of the scenario.
+struct Fleet {
+    protocol: Protocol,
+    ack_log: PathBuf,
+}
+
+/// The fleets: a Teltonika fleet batching frames, GT06 trackers at their
+/// whole-second pace with a heartbeat between packets, and OsmAnd phones
+/// with one HTTP request per location.
+fn fleet_configs(ports: &DevicePorts, dir: &Path) -> Vec<(Fleet, SimConfig)> {
+    let fleet = |protocol: Protocol, port: u16, devices, rate, imei_base| {
+        let ack_log = dir.join(format!("acks-{protocol}.log"));
+        let config = SimConfig {
+            protocol,
+            target: format!("127.0.0.1:{port}"),
+            devices,
+            rate,
+            duration: Some(Duration::from_secs(60)),
+            records_per_frame: 10,
+            imei_base,
+            seed: 7,
+            ack_log: Some(ack_log.clone()),
+            heartbeat: Some(Duration::from_secs(1)),
+        };
+        (Fleet { protocol, ack_log }, config)
+    };
+    vec![
+        fleet(
+            Protocol::Teltonika,
+            ports.teltonika,
+            20,
+            200.0,
+            356_000_000_000_000,
+        ),
+        fleet(Protocol::Gt06, ports.gt06, 30, 0.5, 357_000_000_000_000),
+        fleet(
+            Protocol::Osmand,
+            ports.osmand,
+            20,
+            10.0,
+            358_000_000_000_000,
+        ),
+    ]
+}
 
 async fn kill_mid_stream_then_verify(store_args: Vec<String>, store_url: String) {
     let dir = tempfile::tempdir().unwrap();
-    let ack_log = dir.path().join("acks.log");
-    let port = free_port();
+    let ports = DevicePorts::free();
 
-    let server = TrackdProcess::serve(port, &store_args);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let sim_config = trackd_simulator::SimConfig {
-        target: format!("127.0.0.1:{port}"),
-        devices: 20,
-        rate: 200.0,
-        duration: Some(Duration::from_secs(60)),
-        records_per_frame: 10,
-        imei_base: 356_000_000_000_000,
-        seed: 7,
-        ack_log: Some(ack_log.clone()),
-    };
-    let simulator = tokio::spawn(trackd_simulator::run_until(sim_config, |_| {}, async {
-        let _ = stop_rx.await;
-    }));
+    let server = TrackdProcess::serve(&ports, dir.path(), &store_args);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut fleets = Vec::new();
+    let mut simulators = Vec::new();
+    for (fleet, config) in fleet_configs(&ports, dir.path()) {
+        let mut stop = stop_rx.clone();
+        simulators.push(tokio::spawn(trackd_simulator::run_until(
+            config,
+            |_| {},
+            async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            },
+        )));
+        fleets.push(fleet);
+    }
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     server.kill();
-    let acked_before_kill = count_acked(&ack_log).await;
+    // The simulator flushes its logs every second.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let acked_before_kill: Vec<usize> = fleets
+        .iter()
+        .map(|f| count(&read_ack_log(&f.ack_log)))
+        .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let server = TrackdProcess::serve(port, &store_args);
+    let server = TrackdProcess::serve(&ports, dir.path(), &store_args);
     tokio::time::sleep(Duration::from_secs(3)).await;
     server.kill();
-    let _ = stop_tx.send(());
-    let report = simulator.await.unwrap().unwrap();
-    assert!(
-        report.records_acked > 0,
-        "the simulator got acknowledgements"
-    );
-
-    let acked = read_ack_log(&ack_log);
-    let total: usize = acked.values().map(Vec::len).sum();
-    assert!(
-        acked_before_kill > 0,
-        "records were acknowledged before the kill"
-    );
-    assert!(
-        total > acked_before_kill,
-        "records were acknowledged after the restart"
-    );
+    let _ = stop_tx.send(true);
+    let mut reports: Vec<Report> = Vec::new();
+    for simulator in simulators {
+        reports.push(simulator.await.unwrap().unwrap());
+    }
 
     let store = Store::open(&StoreConfig {
         url: store_url,
@@ -65,47 +104,74 @@ async fn kill_mid_stream_then_verify(store_args: Vec<String>, store_url: String)
     })
     .await
     .unwrap();
-    let mut missing = 0usize;
-    for (imei, times) in &acked {
-        let device = store.device_by_unique_id(imei).await.unwrap().unwrap();
-        let stored = store
-            .positions(device.id, Timestamp::MIN, Timestamp::MAX)
-            .await
-            .unwrap();
-        let fix_times: Vec<i64> = stored
-            .iter()
-            .map(|p| p.position.fix_time.as_millis())
-            .collect();
-        let unique: HashSet<i64> = fix_times.iter().copied().collect();
-        assert_eq!(
-            unique.len(),
-            fix_times.len(),
-            "{imei}: resent records stored once"
+    for ((fleet, report), before_kill) in fleets.iter().zip(&reports).zip(acked_before_kill) {
+        let protocol = fleet.protocol;
+        let acked = read_ack_log(&fleet.ack_log);
+        let total = count(&acked);
+        assert!(
+            report.records_acked > 0,
+            "{protocol}: the simulator got acknowledgements"
         );
-        missing += times.iter().filter(|t| !unique.contains(t)).count();
+        assert!(
+            before_kill > 0,
+            "{protocol}: records were acknowledged before the kill"
+        );
+        assert!(
+            total > before_kill,
+            "{protocol}: records were acknowledged after the restart ({total} vs {before_kill})"
+        );
+        if protocol == Protocol::Gt06 {
+            assert!(
+                report.heartbeats > 0,
+                "gt06 heartbeats were answered: {report:?}"
+            );
+        }
+        let mut missing = 0usize;
+        for (unique_id, times) in &acked {
+            let device = store.device_by_unique_id(unique_id).await.unwrap().unwrap();
+            let stored = store
+                .positions(device.id, Timestamp::MIN, Timestamp::MAX)
+                .await
+                .unwrap();
+            // GT06 heartbeats are stored too, as invalid positions at the last
+            // fix's time; the resend check is about the fixes themselves.
+            let fix_times: Vec<i64> = stored
+                .iter()
+                .filter(|p| p.position.valid)
+                .map(|p| p.position.fix_time.as_millis())
+                .collect();
+            let unique: HashSet<i64> = fix_times.iter().copied().collect();
+            assert_eq!(
+                unique.len(),
+                fix_times.len(),
+                "{protocol} {unique_id}: resent records stored once"
+            );
+            missing += times.iter().filter(|t| !unique.contains(t)).count();
+        }
+        assert_eq!(
+            missing, 0,
+            "{protocol}: acknowledged records missing after SIGKILL (of {total})"
+        );
+        eprintln!(
+            "durability {protocol}: {total} acknowledged records ({} resent), all present after SIGKILL and restart",
+            report.frames_resent
+        );
     }
     store.close().await.unwrap();
-    assert_eq!(
-        missing, 0,
-        "acknowledged records missing after SIGKILL (of {total})"
-    );
-    eprintln!("durability: {total} acknowledged records, all present after SIGKILL and restart");
 }
 
-async fn count_acked(path: &std::path::Path) -> usize {
-    // The simulator flushes its log every second.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    read_ack_log(path).values().map(Vec::len).sum()
+fn count(acked: &HashMap<String, Vec<i64>>) -> usize {
+    acked.values().map(Vec::len).sum()
 }
 
-fn read_ack_log(path: &std::path::Path) -> HashMap<String, Vec<i64>> {
+fn read_ack_log(path: &Path) -> HashMap<String, Vec<i64>> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut acked: HashMap<String, Vec<i64>> = HashMap::new();
     for line in text.lines() {
-        let Some((imei, times)) = line.split_once(' ') else {
+        let Some((unique_id, times)) = line.split_once(' ') else {
             continue;
         };
-        let entry = acked.entry(imei.to_owned()).or_default();
+        let entry = acked.entry(unique_id.to_owned()).or_default();
         entry.extend(
             times
                 .split(',')

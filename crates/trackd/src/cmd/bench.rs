@@ -94,7 +94,7 @@ async fn storage(devices: usize, records: usize, database: Option<String>) -> an
             let mut avl = Vec::with_capacity(chunk_len);
             for r in chunk_start..chunk_start + chunk_len {
                 vehicle.advance_to(start_ms + r as u64 * 1000);
-                avl.push(vehicle.record());
+                avl.push(trackd_simulator::teltonika::avl_record(&vehicle.fix()));
             }
             let frame = teltonika::encode_tcp_frame(Codec::Codec8Ext, &avl);
             let mut positions = teltonika::decode_tcp_frame(&frame, &options)?;

@@ -135,6 +135,7 @@ pub(crate) async fn run(args: WsArgs) -> anyhow::Result<()> {
         imei_base: args.imei_base,
         seed: 3,
         ack_log: None,
+        ..trackd_simulator::SimConfig::default()
     };
     let simulator = tokio::spawn(trackd_simulator::run(sim, |_| {}));
     // Let every device connect before measuring.

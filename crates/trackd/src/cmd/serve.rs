@@ -48,15 +48,25 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!(http = ?running.http, "trackd listening");
 
-    let teltonika = running.listener("teltonika", trackd_protocols::Transport::Tcp);
-    let demo = match (config.demo, teltonika) {
-        (true, Some(addr)) => Some(tokio::spawn(run_demo(
-            store.clone(),
-            addr,
-            config.demo_devices,
-        ))),
-        _ => None,
-    };
+    let demo = config.demo.then(|| {
+        use trackd_protocols::Transport;
+        use trackd_simulator::Protocol;
+        let targets: Vec<(Protocol, std::net::SocketAddr)> = [
+            (
+                Protocol::Teltonika,
+                running.listener("teltonika", Transport::Tcp),
+            ),
+            (Protocol::Gt06, running.listener("gt06", Transport::Tcp)),
+            (
+                Protocol::Osmand,
+                running.listener("osmand", Transport::Http),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(protocol, addr)| addr.map(|addr| (protocol, addr)))
+        .collect();
+        tokio::spawn(run_demo(store.clone(), targets, config.demo_devices))
+    });
 
     shutdown_signal().await;
     tracing::info!("shutting down");
@@ -91,7 +101,17 @@ async fn create_first_admin(store: &Store, email: &str, password: &str) -> anyho
 /// The first IMEI of the demo fleet; vehicle i reports as DEMO_IMEI_BASE + i.
 const DEMO_IMEI_BASE: u64 = 359_000_000_000_000;
 
-async fn run_demo(store: Store, target: std::net::SocketAddr, devices: usize) {
+/// Registers `devices` demo vehicles and drives them, dealt in consecutive
+/// blocks to the protocols that have a listener (`targets`).
+async fn run_demo(
+    store: Store,
+    targets: Vec<(trackd_simulator::Protocol, std::net::SocketAddr)>,
+    devices: usize,
+) {
+    if targets.is_empty() {
+        tracing::warn!("demo fleet: no teltonika, gt06 or osmand listener to report to");
+        return;
+    }
     for i in 0..devices {
         let unique_id = (DEMO_IMEI_BASE + i as u64).to_string();
         let new = NewDevice {
@@ -106,25 +126,40 @@ async fn run_demo(store: Store, target: std::net::SocketAddr, devices: usize) {
             }
         }
     }
-    let target = if target.ip().is_unspecified() {
-        std::net::SocketAddr::from(([127, 0, 0, 1], target.port()))
-    } else {
-        target
-    };
-    let config = trackd_simulator::SimConfig {
-        target: target.to_string(),
-        devices,
-        rate: 0.2,
-        duration: None,
-        records_per_frame: 1,
-        imei_base: DEMO_IMEI_BASE,
-        seed: 1,
-        ack_log: None,
-    };
-    tracing::info!(devices, "demo fleet driving");
-    if let Err(err) = trackd_simulator::run(config, |_| {}).await {
-        tracing::error!(%err, "demo fleet stopped");
+    let mut fleets = tokio::task::JoinSet::new();
+    let mut first = 0;
+    for (n, (protocol, target)) in targets.iter().enumerate() {
+        // The first `devices % len` protocols take one vehicle more.
+        let count = devices / targets.len() + usize::from(n < devices % targets.len());
+        if count == 0 {
+            continue;
+        }
+        let target = if target.ip().is_unspecified() {
+            std::net::SocketAddr::from(([127, 0, 0, 1], target.port()))
+        } else {
+            *target
+        };
+        let config = trackd_simulator::SimConfig {
+            protocol: *protocol,
+            target: target.to_string(),
+            devices: count,
+            rate: 0.2,
+            duration: None,
+            records_per_frame: 1,
+            imei_base: DEMO_IMEI_BASE + first as u64,
+            seed: 1 + n as u64,
+            ..trackd_simulator::SimConfig::default()
+        };
+        first += count;
+        tracing::info!(devices = count, %protocol, %target, "demo fleet driving");
+        let protocol = *protocol;
+        fleets.spawn(async move {
+            if let Err(err) = trackd_simulator::run(config, |_| {}).await {
+                tracing::error!(%err, %protocol, "demo fleet stopped");
+            }
+        });
     }
+    while fleets.join_next().await.is_some() {}
 }
 
 /// The database URL without its password, for logs.

@@ -1,25 +1,29 @@
-//! `trackd simulate`: a fleet of virtual Teltonika trackers against a server.
+//! `trackd simulate`: a fleet of virtual trackers (Teltonika, GT06 or
+//! OsmAnd phones) against a server.
 
 use std::time::Duration;
 
 use clap::Args;
-use trackd_simulator::{Progress, SimConfig};
+use trackd_simulator::{Progress, Protocol, SimConfig};
 
 #[derive(Debug, Args)]
 pub(crate) struct SimulateArgs {
-    /// Teltonika TCP address of the server, host:port.
+    /// Protocol the devices speak: teltonika (TCP), gt06 (TCP) or osmand (HTTP).
+    #[arg(long, default_value = "teltonika", value_parser = parse_protocol)]
+    protocol: Protocol,
+    /// The server's listener of that protocol, host:port [default: 127.0.0.1 and the protocol's port].
     #[arg(long)]
-    target: String,
+    target: Option<String>,
     /// Number of virtual devices.
     #[arg(long, default_value_t = 100)]
     devices: usize,
-    /// Records per second per device.
+    /// Records per second per device (gt06: at most 1, its wire carries whole seconds).
     #[arg(long, default_value_t = 1.0)]
     rate: f64,
     /// Stop after this many seconds [default: run until interrupted].
     #[arg(long)]
     duration: Option<f64>,
-    /// Most records per frame (a device batches what is due).
+    /// Most records per frame (teltonika batches what is due; gt06 and osmand send one per message).
     #[arg(long, default_value_t = 10)]
     records_per_frame: usize,
     /// IMEI of the first device; device i reports as this + i.
@@ -28,9 +32,26 @@ pub(crate) struct SimulateArgs {
     /// Seed of the routes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Append `<imei> <fix ms>,...` per acknowledged frame to this file.
+    /// Append `<unique id> <fix ms>,...` per acknowledged message to this file.
     #[arg(long)]
     ack_log: Option<std::path::PathBuf>,
+    /// Seconds an idle gt06 device waits before a heartbeat (0: none).
+    #[arg(long, default_value_t = 30.0)]
+    heartbeat: f64,
+}
+
+fn parse_protocol(name: &str) -> Result<Protocol, String> {
+    Protocol::from_name(name)
+        .ok_or_else(|| format!("unknown protocol {name:?} (teltonika, gt06, osmand)"))
+}
+
+/// Traccar's default port of each protocol.
+fn default_port(protocol: Protocol) -> u16 {
+    match protocol {
+        Protocol::Teltonika => trackd_protocols::teltonika::PROTOCOL.default_port,
+        Protocol::Gt06 => trackd_protocols::gt06::PROTOCOL.default_port,
+        Protocol::Osmand => trackd_protocols::osmand::PROTOCOL.default_port,
+    }
 }
 
 pub(crate) async fn run(args: SimulateArgs) -> anyhow::Result<()> {
@@ -42,8 +63,19 @@ pub(crate) async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         Some(_) => anyhow::bail!("--duration must be a positive number of seconds"),
         None => None,
     };
+    let heartbeat = if args.heartbeat == 0.0 {
+        None
+    } else if args.heartbeat > 0.0 && args.heartbeat.is_finite() {
+        Some(Duration::from_secs_f64(args.heartbeat))
+    } else {
+        anyhow::bail!("--heartbeat must be a positive number of seconds or 0");
+    };
+    let target = args
+        .target
+        .unwrap_or_else(|| format!("127.0.0.1:{}", default_port(args.protocol)));
     let config = SimConfig {
-        target: args.target,
+        protocol: args.protocol,
+        target,
         devices: args.devices,
         rate: args.rate,
         duration,
@@ -51,6 +83,7 @@ pub(crate) async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         imei_base: args.imei_base,
         seed: args.seed,
         ack_log: args.ack_log,
+        heartbeat,
     };
     let report = trackd_simulator::run_until(config, print_progress, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -17,16 +17,64 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// Loopback ports of the device listeners of one test server; the same
+/// ports across restarts, so simulated devices find the server again.
+pub struct DevicePorts {
+    /// Teltonika TCP and UDP.
+    pub teltonika: u16,
+    /// GT06 TCP.
+    pub gt06: u16,
+    /// OsmAnd HTTP.
+    pub osmand: u16,
+}
+
+impl DevicePorts {
+    /// Free ports for every listener.
+    pub fn free() -> DevicePorts {
+        DevicePorts {
+            teltonika: free_port(),
+            gt06: free_port(),
+            osmand: free_port(),
+        }
+    }
+
+    /// Writes the `[[listeners]]` config of these ports into `dir`.
+    pub fn write_config(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let path = dir.join("listeners.toml");
+        let mut text = String::new();
+        for (protocol, transport, port) in [
+            ("teltonika", "tcp", self.teltonika),
+            ("teltonika", "udp", self.teltonika),
+            ("gt06", "tcp", self.gt06),
+            ("osmand", "http", self.osmand),
+        ] {
+            text.push_str(&format!(
+                "[[listeners]]\nprotocol = \"{protocol}\"\ntransport = \"{transport}\"\nport = {port}\n"
+            ));
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
 /// A `trackd serve` child process; killed with SIGKILL when dropped.
 pub struct TrackdProcess {
     child: Option<Child>,
 }
 
 impl TrackdProcess {
-    /// Starts `trackd serve` on loopback and waits until it listens.
-    pub fn serve(teltonika_port: u16, store_args: &[String]) -> TrackdProcess {
+    /// Starts `trackd serve` on loopback with its device listeners on
+    /// `ports` (config file written to `dir`) and waits until it listens.
+    pub fn serve(
+        ports: &DevicePorts,
+        dir: &std::path::Path,
+        store_args: &[String],
+    ) -> TrackdProcess {
+        let config = ports.write_config(dir);
         let mut child = Command::new(env!("CARGO_BIN_EXE_trackd"))
             .arg("serve")
+            .arg("--config")
+            .arg(&config)
             .args([
                 "--bind",
                 "127.0.0.1",
@@ -34,8 +82,6 @@ impl TrackdProcess {
                 "0",
                 "--register-unknown",
             ])
-            .args(["--teltonika-port", &teltonika_port.to_string()])
-            .args(["--config", &other_listeners_on_free_ports()])
             .args(store_args)
             .env("TRACKD_LOG", "info")
             .stdout(Stdio::null())
@@ -129,28 +175,4 @@ impl TestDatabase {
             .await;
         }
     }
-}
-
-/// A config file that moves every listener but Teltonika's to a free port,
-/// so tests running side by side never fight over the default ports.
-fn other_listeners_on_free_ports() -> String {
-    let mut text = String::new();
-    for info in trackd_protocols::PROTOCOLS {
-        if info.name == "teltonika" {
-            continue;
-        }
-        for transport in info.transports {
-            text.push_str(&format!(
-                "[[listeners]]\nprotocol = \"{}\"\ntransport = \"{}\"\nport = 0\n\n",
-                info.name, transport
-            ));
-        }
-    }
-    let path = std::env::temp_dir().join(format!(
-        "trackd-test-{}-{}.toml",
-        std::process::id(),
-        free_port()
-    ));
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
 }
