@@ -23,6 +23,29 @@ fn event_from_row(row: &sqlx::postgres::PgRow) -> Result<Event, StoreError> {
     })
 }
 
+/// Stores an event of a device the caller knows exists (the writer's group
+/// commit), with its resolved position id; returns its id.
+pub(crate) async fn insert_unchecked(
+    conn: &mut sqlx::PgConnection,
+    event: &NewEvent,
+    position_id: Option<i64>,
+) -> Result<EventId, StoreError> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO events (event_type, event_time, device_id, position_id, geofence_id, \
+         maintenance_id, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(&event.event_type)
+    .bind(event.event_time.as_millis())
+    .bind(event.device_id)
+    .bind(position_id)
+    .bind(event.geofence_id)
+    .bind(event.maintenance_id)
+    .bind(event.attributes.as_str())
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
 /// Stores an event; `InvalidInput` if its device does not exist.
 pub(crate) async fn insert(pool: &PgPool, event: &NewEvent) -> Result<Event, StoreError> {
     let mut tx = pool.begin().await?;
