@@ -43,6 +43,8 @@ pub(crate) enum BenchCommand {
     },
     /// Latency from a device frame to the position on subscribed WebSockets.
     Ws(super::bench_ws::WsArgs),
+    /// Memory and the real user's login time under a flood of bad logins.
+    Logins(super::bench_logins::LoginsArgs),
 }
 
 pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -59,6 +61,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
             server_pid,
         } => idle(&target, connections, hold, server_pid).await,
         BenchCommand::Ws(args) => super::bench_ws::run(args).await,
+        BenchCommand::Logins(args) => super::bench_logins::run(args).await,
     }
 }
 
