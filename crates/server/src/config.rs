@@ -101,7 +101,7 @@ impl Default for ServerConfig {
             login_workers: default_login_workers(),
             login_queue: 32,
             login_queue_timeout: Duration::from_secs(2),
-            login_concurrency_per_address: 4,
+            login_concurrency_per_address: 8,
             trusted_proxies: Vec::new(),
             token_default_lifetime: Some(Duration::from_secs(365 * 24 * 3600)),
             credential_purge_interval: Duration::from_secs(3600),

@@ -172,7 +172,7 @@ pub(crate) struct ServeFlags {
     /// A login waiting longer than this for a password thread gets 503 [default: 2000].
     #[arg(long, env = "TRACKD_LOGIN_QUEUE_TIMEOUT_MS")]
     login_queue_timeout_ms: Option<u64>,
-    /// Logins checked at once per client address; more get 429 [default: 4].
+    /// Logins checked at once per client address; more get 429 [default: 8].
     #[arg(long, env = "TRACKD_LOGIN_CONCURRENCY_PER_ADDRESS")]
     login_concurrency_per_address: Option<usize>,
     /// Reverse proxies whose X-Forwarded-For gives the client address,
