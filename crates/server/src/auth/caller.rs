@@ -153,7 +153,9 @@ pub(crate) async fn login_with_password(
     let _attempt = match shared.logins.begin(email, address, shared.now()) {
         Ok(attempt) => attempt,
         Err(Refusal::Throttled { retry_after_secs }) => {
-            tracing::info!(
+            // Debug: a flood of refused guesses must not flood the log (each
+            // failure that is let through is still an info line).
+            tracing::debug!(
                 email,
                 address = shown,
                 retry_after_secs,

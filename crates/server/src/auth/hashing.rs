@@ -1,9 +1,9 @@
 //! The only place passwords are hashed or verified while the server runs: a
 //! small fixed pool of worker threads behind a bounded queue.
 //!
-//! Each Argon2 call takes ~19 MiB for its duration (and the allocator keeps
-//! it per thread afterwards), so the memory of hashing is the number of
-//! threads that ever hash, not the number of requests. Before this pool,
+//! Each Argon2 call needs ~19 MiB; every worker owns one such array and
+//! reuses it (`password::Memory`), so the memory of hashing is the number
+//! of workers, not the number of requests. Before this pool,
 //! every login ran on tokio's blocking pool (up to 512 threads): 150
 //! concurrent failed logins grew the server from 252 MB to 2.98 GB. Now at
 //! most `workers` hashes run at once, at most `queue` wait, and a job that
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::{hash_password, verify_password};
+use super::password::Memory;
 
 /// Why a hashing job did not run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -166,6 +166,8 @@ fn next_job(receiver: &Mutex<Receiver<Job>>) -> Option<Job> {
 }
 
 fn work(receiver: &Mutex<Receiver<Job>>, counters: &Counters) {
+    // One Argon2 working array per thread, reused for every job.
+    let mut memory = Memory::default();
     while let Some(job) = next_job(receiver) {
         if job.reply.is_closed() {
             // The request went away while queued.
@@ -178,8 +180,8 @@ fn work(receiver: &Mutex<Receiver<Job>>, counters: &Counters) {
         let running = counters.running.fetch_add(1, Ordering::SeqCst) + 1;
         counters.peak_running.fetch_max(running, Ordering::SeqCst);
         let done = match job.work {
-            Work::Verify { password, hash } => Done::Verified(verify_password(&password, &hash)),
-            Work::Hash { password } => Done::Hashed(hash_password(&password)),
+            Work::Verify { password, hash } => Done::Verified(memory.verify(&password, &hash)),
+            Work::Hash { password } => Done::Hashed(memory.hash(&password)),
         };
         counters.running.fetch_sub(1, Ordering::SeqCst);
         counters.completed.fetch_add(1, Ordering::Relaxed);
@@ -192,6 +194,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::auth::hash_password;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn hashing_concurrency_never_exceeds_the_pool_and_excess_is_refused() {
