@@ -2,6 +2,7 @@
 
 pub(crate) mod bench;
 mod bench_purge;
+mod bench_logins;
 mod bench_ws;
 pub(crate) mod decode;
 pub(crate) mod device;
