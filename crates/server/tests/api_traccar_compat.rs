@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
-use trackd_model::{DeviceFields, GeofenceFields, GroupFields, Link, UserFields};
+use trackd_model::{
+    DeviceFields, DeviceId, GeofenceFields, GeofenceId, GroupFields, GroupId, Link, UserFields,
+    UserId,
+};
 use trackd_server::auth::hash_password;
 use trackd_server::{RunningServer, Server, ServerConfig};
 use trackd_store::{Store, StoreConfig};
@@ -50,7 +53,7 @@ impl Harness {
         format!("http://{}{path}", self.server.http.unwrap())
     }
 
-    async fn user(&self, email: &str, administrator: bool, user_limit: i32) -> i64 {
+    async fn user(&self, email: &str, administrator: bool, user_limit: i32) -> UserId {
         let fields = UserFields {
             name: email.into(),
             email: email.into(),
@@ -63,7 +66,7 @@ impl Harness {
         self.store.create_user(fields, Some(hash)).await.unwrap().id
     }
 
-    async fn device(&self, name: &str, group_id: Option<i64>) -> i64 {
+    async fn device(&self, name: &str, group_id: Option<GroupId>) -> DeviceId {
         let fields = DeviceFields {
             name: name.into(),
             unique_id: format!("{name}-imei"),
@@ -73,7 +76,7 @@ impl Harness {
         self.store.create_device(fields).await.unwrap().id
     }
 
-    async fn group(&self, name: &str) -> i64 {
+    async fn group(&self, name: &str) -> GroupId {
         let fields = GroupFields {
             name: name.into(),
             ..GroupFields::default()
@@ -81,7 +84,7 @@ impl Harness {
         self.store.create_group(fields).await.unwrap().id
     }
 
-    async fn geofence(&self, name: &str) -> i64 {
+    async fn geofence(&self, name: &str) -> GeofenceId {
         let fields = GeofenceFields {
             name: name.into(),
             area: "CIRCLE (54.7 25.3, 200)".into(),
@@ -221,7 +224,7 @@ async fn geofence_area_is_parsed_when_written() {
         assert_eq!(body["area"], json!(area));
         let stored = h
             .store
-            .geofence(body["id"].as_i64().unwrap())
+            .geofence(GeofenceId(body["id"].as_i64().unwrap()))
             .await
             .unwrap()
             .unwrap();
@@ -306,15 +309,15 @@ async fn links(h: &Harness) -> Links {
     h.link(Link::UserDevice(managed_by_managed, device_direct))
         .await;
     Links {
-        user,
-        managed,
-        managed_by_managed,
-        group,
-        device_in_group,
-        device_direct,
-        fence_of_user,
-        fence_of_device,
-        fence_of_group,
+        user: user.get(),
+        managed: managed.get(),
+        managed_by_managed: managed_by_managed.get(),
+        group: group.get(),
+        device_in_group: device_in_group.get(),
+        device_direct: device_direct.get(),
+        fence_of_user: fence_of_user.get(),
+        fence_of_device: fence_of_device.get(),
+        fence_of_group: fence_of_group.get(),
     }
 }
 
@@ -413,7 +416,7 @@ async fn link_filters_stay_within_the_callers_scope() {
         outsider
             .ids(&format!("/api/devices?userId={stranger}"))
             .await,
-        vec![own_device]
+        vec![own_device.get()]
     );
 
     // The user sees the grouped device (through its group) but not the
@@ -438,8 +441,8 @@ async fn link_filters_stay_within_the_callers_scope() {
 #[tokio::test]
 async fn permissions_accept_ids_as_strings() {
     let h = harness().await;
-    let user = h.user("user@example.com", false, 0).await;
-    let device = h.device("van", None).await;
+    let user = h.user("user@example.com", false, 0).await.get();
+    let device = h.device("van", None).await.get();
     let admin = h.login("admin@example.com").await;
 
     // What traccar-web's connection pages send: the page's id as a string.

@@ -24,7 +24,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use trackd_model::{Device, DeviceId, NewDevice, Position, StoredPosition, Timestamp};
+use trackd_model::{Device, DeviceId, NewDevice, Position, PositionId, StoredPosition, Timestamp};
 
 pub use error::StoreError;
 
@@ -141,7 +141,7 @@ impl Store {
         &self,
         device_id: DeviceId,
         positions: Vec<Position>,
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<Vec<PositionId>, StoreError> {
         dispatch!(self.append_positions(device_id, positions))
     }
 
@@ -164,7 +164,10 @@ impl Store {
     }
 
     /// The position with this id (`device_id << 32 | sequence`), if stored.
-    pub async fn position_by_id(&self, id: i64) -> Result<Option<StoredPosition>, StoreError> {
+    pub async fn position_by_id(
+        &self,
+        id: PositionId,
+    ) -> Result<Option<StoredPosition>, StoreError> {
         dispatch!(self.position_by_id(id))
     }
 

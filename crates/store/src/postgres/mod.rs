@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot};
-use trackd_model::{DeviceId, Position, StoredPosition, Timestamp};
+use trackd_model::{DeviceId, Position, PositionId, StoredPosition, Timestamp};
 
 use crate::links::Table;
 use crate::StoreError;
@@ -76,7 +76,7 @@ impl PgStore {
         &self,
         device_id: DeviceId,
         positions: Vec<Position>,
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<Vec<PositionId>, StoreError> {
         let writer = self.writer.as_ref().ok_or(StoreError::ReadOnly)?;
         if positions.is_empty() {
             return Ok(Vec::new());
@@ -117,7 +117,7 @@ impl PgStore {
 
     pub(crate) async fn position_by_id(
         &self,
-        id: i64,
+        id: PositionId,
     ) -> Result<Option<StoredPosition>, StoreError> {
         positions::by_id(&self.pool, id).await
     }

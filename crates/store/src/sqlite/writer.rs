@@ -75,7 +75,7 @@ pub(crate) fn open_write_connection(path: &Path) -> Result<Connection, StoreErro
 /// The next sequence number of a device registered by another process
 /// (the CLI) since this writer started; `None` if it is not registered.
 fn discover_device(conn: &Connection, device_id: DeviceId) -> Result<Option<u32>, StoreError> {
-    if !super::exists(conn, crate::links::Table::Devices, device_id)? {
+    if !super::exists(conn, crate::links::Table::Devices, device_id.get())? {
         return Ok(None);
     }
     let seq_max: Option<i64> = conn.query_row(
