@@ -1,7 +1,7 @@
 //! Shapes and query semantics that traccar-web 6.14 and Traccar API clients
 //! rely on, each found by running them against trackd: unset ids as 0,
 //! geofence areas validated, link filters, string ids in permissions,
-//! `limit`/`offset` paging, the time zone list. Real server, real SQLite,
+//! event type names, `limit`/`offset` paging, the time zone list. Real server, real SQLite,
 //! real HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use trackd_model::{
-    DeviceFields, DeviceId, GeofenceFields, GeofenceId, GroupFields, GroupId, Link, UserFields,
-    UserId,
+    DeviceFields, DeviceId, EventKind, GeofenceFields, GeofenceId, GroupFields, GroupId,
+    JsonObject, Link, NewEvent, PositionId, Timestamp, UserFields, UserId,
 };
 use trackd_server::auth::hash_password;
 use trackd_server::{RunningServer, Server, ServerConfig};
@@ -609,4 +609,70 @@ async fn server_timezones_lists_iana_names() {
     ] {
         assert!(zones.contains(&zone), "{zone} missing");
     }
+}
+
+#[tokio::test]
+async fn event_reports_speak_traccar_type_names() {
+    let h = harness().await;
+    let device = h.device("van", None).await;
+    for (kind, t) in [
+        (EventKind::DeviceOnline, 1_000),
+        (EventKind::GeofenceEnter, 2_000),
+        (EventKind::Alarm, 3_000),
+    ] {
+        h.store
+            .insert_event(NewEvent {
+                event_type: kind,
+                event_time: Timestamp::from_millis(1_700_000_000_000 + t),
+                device_id: device,
+                position_id: Some(PositionId::from_parts(device, 0)),
+                geofence_id: None,
+                maintenance_id: None,
+                attributes: JsonObject::default(),
+            })
+            .await
+            .unwrap();
+    }
+    let admin = h.login("admin@example.com").await;
+    let report = |types: &str| {
+        format!(
+            "/api/reports/events?deviceId={device}&from=2000-01-01T00:00:00Z\
+             &to=2100-01-01T00:00:00Z{types}"
+        )
+    };
+    let names = |events: &Value| -> Vec<String> {
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| event["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let all = admin.get(&report("")).await;
+    assert_eq!(names(&all), ["deviceOnline", "geofenceEnter", "alarm"]);
+    // Unset ids are 0, a set one is the plain number.
+    assert_eq!(all[0]["geofenceId"], json!(0), "{all}");
+    assert_eq!(all[0]["maintenanceId"], json!(0), "{all}");
+    assert_eq!(all[0]["deviceId"], json!(device.get()), "{all}");
+    assert_eq!(all[0]["positionId"], json!(device.get() << 32), "{all}");
+    let one = admin.get(&format!("/api/events/{}", all[2]["id"])).await;
+    assert_eq!(one["type"], json!("alarm"), "{one}");
+
+    let filtered = admin.get(&report("&type=alarm&type=geofenceEnter")).await;
+    assert_eq!(names(&filtered), ["geofenceEnter", "alarm"]);
+    // `allEvents` is Traccar's "no filter".
+    let everything = admin.get(&report("&type=allEvents")).await;
+    assert_eq!(names(&everything), names(&all));
+
+    let (status, body) = admin
+        .call(
+            Method::GET,
+            &report("&type=alarm&type=deviceTeleported"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("\"deviceTeleported\""), "{error}");
 }

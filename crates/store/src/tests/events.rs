@@ -124,3 +124,34 @@ pub(crate) async fn events_insert_and_range(harness: &Harness) {
     );
     store.close().await.unwrap();
 }
+
+/// A type name this build does not know, written by something else, reads
+/// as `Corrupt` naming it (not as some other kind, not as a panic).
+pub(crate) async fn unknown_stored_event_type_is_corrupt(harness: &Harness) {
+    let store = harness.open().await;
+    let device = store.create_device(device_fields("a")).await.unwrap().id;
+    let rows = store
+        .registry_query(
+            "INSERT INTO events (event_type, event_time, device_id, attributes) \
+             VALUES ('deviceTeleported', $1, $2, '{}') RETURNING id",
+            vec![1_000, device.get()],
+        )
+        .await
+        .unwrap();
+    let id = EventId(rows[0].int(0).unwrap());
+    for result in [
+        store.event(id).await.map(|_| ()),
+        store
+            .events(&[device], None, Timestamp::MIN, Timestamp::MAX)
+            .await
+            .map(|_| ()),
+    ] {
+        match result {
+            Err(StoreError::Corrupt(message)) => {
+                assert!(message.contains("deviceTeleported"), "{message}")
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+    store.close().await.unwrap();
+}
