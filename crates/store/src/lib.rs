@@ -14,6 +14,7 @@
 //! **Invariant:** a record resent by a device (same device, fix time and
 //! content) is returned once.
 
+mod dedup;
 mod encoding;
 mod error;
 mod links;
@@ -24,7 +25,10 @@ mod tests;
 
 use std::sync::Arc;
 
-use trackd_model::{Device, DeviceId, NewDevice, Position, PositionId, StoredPosition, Timestamp};
+use trackd_model::{
+    Device, DeviceId, Event, EventId, NewDevice, NewEvent, Position, PositionId, StoredPosition,
+    Timestamp,
+};
 
 pub use error::StoreError;
 
@@ -63,6 +67,7 @@ enum Backend {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<Backend>,
+    fresh: Arc<dedup::FreshnessCache>,
 }
 
 macro_rules! dispatch {
@@ -95,6 +100,7 @@ impl Store {
         };
         let store = Store {
             backend: Arc::new(backend),
+            fresh: Arc::default(),
         };
         registry!(store, registry_write, |db| registry::schema::apply(
             db,
@@ -142,7 +148,62 @@ impl Store {
         device_id: DeviceId,
         positions: Vec<Position>,
     ) -> Result<Vec<PositionId>, StoreError> {
-        dispatch!(self.append_positions(device_id, positions))
+        Ok(self
+            .append_with(device_id, positions, Vec::new())
+            .await?
+            .ids)
+    }
+
+    /// [`Store::append_positions`] together with the events processing
+    /// raised from them, in the same transaction: both are committed or
+    /// neither is. An event's `position` index sets its `position_id`;
+    /// `InvalidInput` if an index is out of range or an event names
+    /// another device.
+    pub async fn append_with(
+        &self,
+        device_id: DeviceId,
+        positions: Vec<Position>,
+        events: Vec<BatchEvent>,
+    ) -> Result<Appended, StoreError> {
+        for event in &events {
+            if event.event.device_id != device_id {
+                return Err(StoreError::InvalidInput(format!(
+                    "event of device {} in a batch of device {device_id}",
+                    event.event.device_id
+                )));
+            }
+            if event.position.is_some_and(|index| index >= positions.len()) {
+                return Err(StoreError::InvalidInput(format!(
+                    "event refers to record {:?} of a batch of {}",
+                    event.position,
+                    positions.len()
+                )));
+            }
+        }
+        if positions.is_empty() && events.is_empty() {
+            return Ok(Appended::default());
+        }
+        let fix_max = positions.iter().map(|p| p.fix_time.as_millis()).max();
+        let appended = dispatch!(self.append_batch(device_id, positions, events))?;
+        if let Some(fix_max) = fix_max {
+            self.fresh.note_appended(device_id, fix_max);
+        }
+        Ok(appended)
+    }
+
+    /// Which of `positions` duplicate a stored record or an earlier one of
+    /// the same slice: same device, fix time and content (the rule both
+    /// backends de-duplicate reads by). A device resending a frame that was
+    /// not acknowledged gets `true` for each record already committed.
+    /// Exact when the caller serialises appends of the device (the ingest
+    /// seam does); records newer than every stored one are answered from
+    /// memory.
+    pub async fn duplicates(
+        &self,
+        device_id: DeviceId,
+        positions: &[Position],
+    ) -> Result<Vec<bool>, StoreError> {
+        dedup::duplicates(self, device_id, positions).await
     }
 
     /// Positions with from <= fix_time < to, in fix_time order (ties: arrival order), duplicates removed.
@@ -176,6 +237,20 @@ impl Store {
         dispatch!(self.count_positions(device_id))
     }
 
+    /// Removes the positions with fix time before `before`, of one device or
+    /// of all, by dropping or rewriting whole time-bucketed chunks (SQLite:
+    /// day-bounded chunks; PostgreSQL: daily partitions), in short slices
+    /// so that appends keep their latency. Records committed after the
+    /// call began are kept whatever their fix time. Position ids are never
+    /// reused afterwards.
+    pub async fn purge_positions(
+        &self,
+        device: Option<DeviceId>,
+        before: Timestamp,
+    ) -> Result<Purged, StoreError> {
+        dispatch!(self.purge_positions(device, before))
+    }
+
     /// Forces any background compaction now (for benchmarks and tests).
     pub async fn flush(&self) -> Result<(), StoreError> {
         dispatch!(self.flush())
@@ -190,6 +265,67 @@ impl Store {
     pub async fn close(&self) -> Result<(), StoreError> {
         dispatch!(self.close())
     }
+}
+
+/// An event raised while processing a batch, committed with it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchEvent {
+    /// The event; its `position_id` is overwritten when `position` is set.
+    pub event: NewEvent,
+    /// Index in the batch of the record that raised it.
+    pub position: Option<usize>,
+}
+
+/// What one [`Store::append_with`] committed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Appended {
+    /// The records' ids, in input order (see [`Store::append_positions`]).
+    pub ids: Vec<PositionId>,
+    /// The stored events, in input order.
+    pub events: Vec<Event>,
+}
+
+/// The stored form of a batch event once its id and its record's id are known.
+pub(crate) fn stored_event(id: EventId, event: BatchEvent, ids: &[PositionId]) -> Event {
+    let NewEvent {
+        event_type,
+        event_time,
+        device_id,
+        position_id,
+        geofence_id,
+        maintenance_id,
+        attributes,
+    } = event.event;
+    Event {
+        id,
+        event_type,
+        event_time,
+        device_id,
+        position_id: event_position_id(event.position, position_id, ids),
+        geofence_id,
+        maintenance_id,
+        attributes,
+    }
+}
+
+/// The position id an event refers to: its batch record's, else its own.
+pub(crate) fn event_position_id(
+    index: Option<usize>,
+    own: Option<PositionId>,
+    ids: &[PositionId],
+) -> Option<PositionId> {
+    index.and_then(|index| ids.get(index).copied()).or(own)
+}
+
+/// What a [`Store::purge_positions`] removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Positions removed (duplicates counted once).
+    pub positions: u64,
+    /// Chunks (PostgreSQL: day partitions) dropped whole.
+    pub whole_chunks: u64,
+    /// Chunks (PostgreSQL: partitions) that straddled the time and were rewritten.
+    pub rewritten_chunks: u64,
 }
 
 /// Index of the first record with the greatest fix time (the latest candidate).

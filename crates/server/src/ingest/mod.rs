@@ -26,7 +26,7 @@ mod udp;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use trackd_model::{DeviceId, Position, StoredPosition};
+use trackd_model::{DeviceId, Event, Position, StoredPosition};
 use trackd_store::{Store, StoreError};
 
 pub(crate) use admission::{Admission, Registry};
@@ -53,13 +53,17 @@ pub(crate) struct Ingest<P: Processor> {
 #[must_use = "acknowledge, then publish"]
 pub(crate) struct Committed {
     device_id: DeviceId,
+    /// The batch's records, duplicates included.
+    received: usize,
+    /// What to publish (empty when nobody listens).
     positions: Vec<StoredPosition>,
+    events: Vec<Event>,
 }
 
 impl Committed {
-    /// How many records were committed.
+    /// How many records the batch held (all of them are durable now).
     pub(crate) fn len(&self) -> usize {
-        self.positions.len()
+        self.received
     }
 }
 
@@ -85,35 +89,57 @@ impl<P: Processor> Ingest<P> {
     /// returns Ok the caller may acknowledge them, then [`Self::publish`].
     /// Batches of one device are processed and committed one at a time, in
     /// arrival order, even when they come over several connections.
+    /// Records the store already holds (a device resending what it was not
+    /// acknowledged for) are neither processed nor stored again.
     pub(crate) async fn commit(
         &self,
         device_id: DeviceId,
         records: Vec<Position>,
     ) -> Result<Committed, StoreError> {
+        let received = records.len();
+        let mut committed = Committed {
+            device_id,
+            received,
+            positions: Vec::new(),
+            events: Vec::new(),
+        };
         if records.is_empty() {
-            return Ok(Committed {
-                device_id,
-                positions: Vec::new(),
-            });
+            return Ok(committed);
         }
         let slot = self.slot(device_id);
         let mut state = slot.lock().await;
+        let duplicate = self.store.duplicates(device_id, &records).await?;
+        let mut fresh: Vec<Position> = records
+            .into_iter()
+            .zip(duplicate)
+            .filter_map(|(record, duplicate)| (!duplicate).then_some(record))
+            .collect();
+        if fresh.len() < received {
+            tracing::debug!(
+                %device_id,
+                duplicates = received - fresh.len(),
+                "resent records already stored"
+            );
+        }
         // A failed commit must leave the state as if the batch never came:
         // the device resends it.
         let before = state.clone();
-        let events = self.processor.process(&mut state, device_id, &records);
-        let kept = self.live.has_subscribers().then(|| records.clone());
-        let ids = match self.store.append_positions(device_id, records).await {
-            Ok(ids) => ids,
+        let events = self.processor.process(&mut state, device_id, &mut fresh);
+        if fresh.is_empty() && events.is_empty() {
+            return Ok(committed);
+        }
+        let kept = self.live.has_subscribers().then(|| fresh.clone());
+        let appended = match self.store.append_with(device_id, fresh, events).await {
+            Ok(appended) => appended,
             Err(err) => {
                 *state = before;
                 return Err(err);
             }
         };
         drop(state);
-        drop(events);
-        let positions = match kept {
-            Some(records) => ids
+        if let Some(records) = kept {
+            committed.positions = appended
+                .ids
                 .into_iter()
                 .zip(records)
                 .map(|(id, position)| StoredPosition {
@@ -121,23 +147,28 @@ impl<P: Processor> Ingest<P> {
                     device_id,
                     position,
                 })
-                .collect(),
-            None => Vec::new(),
-        };
-        Ok(Committed {
-            device_id,
-            positions,
-        })
+                .collect();
+            committed.events = appended.events;
+        }
+        Ok(committed)
     }
 
-    /// Publishes committed (and acknowledged) records to the live bus.
+    /// Publishes committed (and acknowledged) records and events to the live bus.
     pub(crate) fn publish(&self, committed: Committed) {
-        if committed.positions.is_empty() {
-            return;
+        if !committed.positions.is_empty() {
+            self.live.publish(LiveUpdate::Positions {
+                device_id: committed.device_id,
+                positions: committed.positions.into(),
+            });
         }
-        self.live.publish(LiveUpdate::Positions {
-            device_id: committed.device_id,
-            positions: committed.positions.into(),
-        });
+        if !committed.events.is_empty() {
+            self.live.publish(LiveUpdate::Events {
+                device_id: committed.device_id,
+                events: committed.events.into(),
+            });
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,8 @@
 //! The processing step of the seam: what turns raw decoded records into
 //! derived data (odometer, trips, events) before they are committed.
 
-use trackd_model::{DeviceId, NewEvent, Position};
+use trackd_model::{DeviceId, Position};
+use trackd_store::BatchEvent;
 
 /// Per-device processing between decode and commit. Pure: the same state
 /// and records give the same result. Runs with the device's state locked,
@@ -10,14 +11,15 @@ pub(crate) trait Processor: Send + Sync + 'static {
     /// What the processor remembers about one device between batches.
     type State: Default + Clone + Send + 'static;
 
-    /// Updates `records` and `state`; returns the events the batch raised,
-    /// committed with the records.
+    /// Updates `records` (derived attributes) and `state`; returns the
+    /// events the batch raised, committed with the records in one
+    /// transaction. `records` never holds a record already stored.
     fn process(
         &self,
         state: &mut Self::State,
         device_id: DeviceId,
-        records: &[Position],
-    ) -> Vec<NewEvent>;
+        records: &mut [Position],
+    ) -> Vec<BatchEvent>;
 }
 
 /// Stores records as they came.
@@ -31,8 +33,8 @@ impl Processor for Identity {
         &self,
         _state: &mut (),
         _device_id: DeviceId,
-        _records: &[Position],
-    ) -> Vec<NewEvent> {
+        _records: &mut [Position],
+    ) -> Vec<BatchEvent> {
         Vec::new()
     }
 }

@@ -1,7 +1,9 @@
 //! Events on PostgreSQL.
 
 use sqlx::{PgPool, Row};
-use trackd_model::{DeviceId, Event, EventId, EventKind, JsonObject, NewEvent, Timestamp};
+use trackd_model::{
+    DeviceId, Event, EventId, EventKind, JsonObject, NewEvent, PositionId, Timestamp,
+};
 
 use super::exists;
 use crate::links::Table;
@@ -22,6 +24,29 @@ fn event_from_row(row: &sqlx::postgres::PgRow) -> Result<Event, StoreError> {
         maintenance_id: row.try_get(6)?,
         attributes: JsonObject(row.try_get(7)?),
     })
+}
+
+/// Stores an event of a device the caller knows exists (the writer's group
+/// commit), with its resolved position id; returns its id.
+pub(crate) async fn insert_unchecked(
+    conn: &mut sqlx::PgConnection,
+    event: &NewEvent,
+    position_id: Option<PositionId>,
+) -> Result<EventId, StoreError> {
+    let id: EventId = sqlx::query_scalar(
+        "INSERT INTO events (event_type, event_time, device_id, position_id, geofence_id, \
+         maintenance_id, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(event.event_type.as_str())
+    .bind(event.event_time.as_millis())
+    .bind(event.device_id)
+    .bind(position_id)
+    .bind(event.geofence_id)
+    .bind(event.maintenance_id)
+    .bind(event.attributes.as_str())
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
 }
 
 /// Stores an event; `InvalidInput` if its device does not exist.

@@ -119,10 +119,35 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         attributes TEXT NOT NULL
     );",
     ),
+    (
+        3,
+        // Positions move into a table partitioned by fix time (day
+        // partitions are made by the writer, see src/postgres/partitions.rs);
+        // existing rows land in the default partition and are re-homed into
+        // day partitions at open. A unique index of a partitioned table must
+        // hold the partition key, so (device_id, seq) is a plain index now:
+        // the per-device counters keep sequences unique.
+        "ALTER TABLE positions RENAME TO positions_v2;
+    ALTER TABLE positions_v2 RENAME CONSTRAINT positions_pkey TO positions_v2_pkey;
+    ALTER INDEX positions_device_seq RENAME TO positions_v2_device_seq;
+    CREATE TABLE positions (
+        device_id BIGINT NOT NULL,
+        fix_time BIGINT NOT NULL,
+        digest BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        data BYTEA NOT NULL,
+        PRIMARY KEY (device_id, fix_time, digest)
+    ) PARTITION BY RANGE (fix_time);
+    CREATE INDEX positions_device_seq ON positions (device_id, seq);
+    CREATE TABLE positions_default PARTITION OF positions DEFAULT;
+    INSERT INTO positions (device_id, fix_time, digest, seq, data)
+        SELECT device_id, fix_time, digest, seq, data FROM positions_v2;
+    DROP TABLE positions_v2;",
+    ),
 ];
 
 /// The newest schema version this build knows.
-pub(crate) const LATEST_VERSION: i64 = 2;
+pub(crate) const LATEST_VERSION: i64 = 3;
 
 /// An arbitrary constant naming trackd's migration lock.
 const MIGRATION_LOCK: i64 = 0x7472_6163_6b64;

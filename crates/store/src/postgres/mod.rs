@@ -7,6 +7,7 @@
 
 mod events;
 pub(crate) mod migrations;
+mod partitions;
 mod positions;
 mod registry;
 
@@ -40,6 +41,7 @@ use positions::{AppendRequest, Command};
 /// The PostgreSQL store.
 pub(crate) struct PgStore {
     pool: PgPool,
+    partitions: partitions::Partitions,
     writer: Option<mpsc::UnboundedSender<Command>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -56,47 +58,49 @@ impl PgStore {
         // Read-only (another node owns the positions) still migrates and
         // writes the registry; it only runs no position writer.
         migrations::apply(&pool).await?;
+        let partitions = partitions::Partitions::load(&pool).await?;
         if read_only {
             return Ok(PgStore {
                 pool,
+                partitions,
                 writer: None,
                 task: Mutex::new(None),
             });
         }
+        partitions.rehome_default(&pool).await?;
         let (sender, receiver) = mpsc::unbounded_channel();
-        let task = tokio::spawn(positions::run_writer(pool.clone(), receiver));
+        let task = tokio::spawn(positions::run_writer(
+            pool.clone(),
+            partitions.clone(),
+            receiver,
+        ));
         Ok(PgStore {
             pool,
+            partitions,
             writer: Some(sender),
             task: Mutex::new(Some(task)),
         })
     }
 
-    pub(crate) async fn append_positions(
+    pub(crate) async fn append_batch(
         &self,
         device_id: DeviceId,
         positions: Vec<Position>,
-    ) -> Result<Vec<PositionId>, StoreError> {
+        events: Vec<crate::BatchEvent>,
+    ) -> Result<crate::Appended, StoreError> {
         let writer = self.writer.as_ref().ok_or(StoreError::ReadOnly)?;
-        if positions.is_empty() {
-            return Ok(Vec::new());
-        }
-        let n =
-            u32::try_from(positions.len()).map_err(|_| StoreError::SequenceExhausted(device_id))?;
+        u32::try_from(positions.len()).map_err(|_| StoreError::SequenceExhausted(device_id))?;
         let records = positions.iter().map(positions::encode).collect();
         let (reply, response) = oneshot::channel();
         writer
             .send(Command::Append(AppendRequest {
                 device_id,
                 records,
+                events,
                 reply,
             }))
             .map_err(|_| StoreError::Closed)?;
-        let seq_first = response.await.map_err(|_| StoreError::Closed)??;
-        // The writer checked that seq_first + n does not overflow.
-        Ok((0..n)
-            .map(|i| StoredPosition::make_id(device_id, seq_first + i))
-            .collect())
+        response.await.map_err(|_| StoreError::Closed)?
     }
 
     pub(crate) async fn positions(
@@ -124,6 +128,19 @@ impl PgStore {
 
     pub(crate) async fn count_positions(&self, device_id: DeviceId) -> Result<u64, StoreError> {
         positions::count(&self.pool, device_id).await
+    }
+
+    pub(crate) async fn purge_positions(
+        &self,
+        device: Option<DeviceId>,
+        before: Timestamp,
+    ) -> Result<crate::Purged, StoreError> {
+        if self.writer.is_none() {
+            return Err(StoreError::ReadOnly);
+        }
+        self.partitions
+            .purge(&self.pool, device, before.as_millis())
+            .await
     }
 
     /// Nothing to compact: rows are final when committed.

@@ -9,10 +9,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use sqlx::{PgPool, Row};
 use tokio::sync::{mpsc, oneshot};
-use trackd_model::{DeviceId, Position, PositionId, StoredPosition, Timestamp};
+use trackd_model::{DeviceId, EventId, Position, PositionId, StoredPosition, Timestamp};
 
+use super::partitions::Partitions;
 use crate::encoding::{content_key, decode_records, encode_records, fnv1a64};
-use crate::StoreError;
+use crate::{Appended, BatchEvent, StoreError};
 
 /// One record ready to insert (encoded by the caller, off the writer task).
 pub(crate) struct EncodedRecord {
@@ -32,9 +33,10 @@ pub(crate) fn encode(position: &Position) -> EncodedRecord {
 pub(crate) struct AppendRequest {
     pub(crate) device_id: DeviceId,
     pub(crate) records: Vec<EncodedRecord>,
-    /// Resolved after the commit with the first of the consecutive
-    /// sequence numbers assigned to the records.
-    pub(crate) reply: oneshot::Sender<Result<u32, StoreError>>,
+    /// Events committed in the same transaction.
+    pub(crate) events: Vec<BatchEvent>,
+    /// Resolved after the commit with the records' ids and the stored events.
+    pub(crate) reply: oneshot::Sender<Result<Appended, StoreError>>,
 }
 
 pub(crate) enum Command {
@@ -47,7 +49,11 @@ const MAX_BATCH_RECORDS: usize = 50_000;
 
 /// The writer task: drains every queued append, writes them in one
 /// transaction, commits, then resolves every waiter.
-pub(crate) async fn run_writer(pool: PgPool, mut receiver: mpsc::UnboundedReceiver<Command>) {
+pub(crate) async fn run_writer(
+    pool: PgPool,
+    partitions: Partitions,
+    mut receiver: mpsc::UnboundedReceiver<Command>,
+) {
     while let Some(first) = receiver.recv().await {
         let mut batch = Vec::new();
         let mut close = None;
@@ -70,7 +76,7 @@ pub(crate) async fn run_writer(pool: PgPool, mut receiver: mpsc::UnboundedReceiv
             next = receiver.try_recv().ok();
         }
         if !batch.is_empty() {
-            commit_batch(&pool, batch).await;
+            commit_batch(&pool, &partitions, batch).await;
         }
         if let Some(reply) = close {
             let _ = reply.send(());
@@ -79,11 +85,20 @@ pub(crate) async fn run_writer(pool: PgPool, mut receiver: mpsc::UnboundedReceiv
     }
 }
 
-async fn commit_batch(pool: &PgPool, batch: Vec<AppendRequest>) {
-    match write_batch(pool, &batch).await {
+async fn commit_batch(pool: &PgPool, partitions: &Partitions, batch: Vec<AppendRequest>) {
+    match write_batch(pool, partitions, &batch).await {
         Ok(outcomes) => {
             for (request, outcome) in batch.into_iter().zip(outcomes) {
-                let _ = request.reply.send(outcome);
+                let reply = outcome.map(|(ids, event_ids)| {
+                    let events = request
+                        .events
+                        .into_iter()
+                        .zip(event_ids)
+                        .map(|(event, id)| crate::stored_event(id, event, &ids))
+                        .collect();
+                    Appended { ids, events }
+                });
+                let _ = request.reply.send(reply);
             }
         }
         Err(error) => {
@@ -95,10 +110,19 @@ async fn commit_batch(pool: &PgPool, batch: Vec<AppendRequest>) {
     }
 }
 
+/// Per request: the records' ids and the stored events' ids.
+type Outcome = Result<(Vec<PositionId>, Vec<EventId>), StoreError>;
+
 async fn write_batch(
     pool: &PgPool,
+    partitions: &Partitions,
     batch: &[AppendRequest],
-) -> Result<Vec<Result<u32, StoreError>>, StoreError> {
+) -> Result<Vec<Outcome>, StoreError> {
+    let times: Vec<i64> = batch
+        .iter()
+        .flat_map(|request| request.records.iter().map(|record| record.fix_time))
+        .collect();
+    partitions.ensure_for(pool, &times).await?;
     let mut tx = pool.begin().await?;
     // Sequence numbers for every device in the batch, in id order so that
     // concurrent nodes lock the counters in the same order.
@@ -151,15 +175,20 @@ async fn write_batch(
                 continue;
             }
         };
+        let mut ids = Vec::with_capacity(request.records.len());
         for record in &request.records {
             device_ids.push(request.device_id);
             fix_times.push(record.fix_time);
             digests.push(record.digest);
             seqs.push(*next);
             datas.push(record.data.as_slice());
+            ids.push(StoredPosition::make_id(
+                request.device_id,
+                first + (ids.len() as u32),
+            ));
             *next += 1;
         }
-        outcomes.push(Ok(first));
+        outcomes.push(Ok((ids, Vec::new())));
     }
     sqlx::query(
         "INSERT INTO positions (device_id, fix_time, digest, seq, data)
@@ -173,6 +202,17 @@ async fn write_batch(
     .bind(&datas)
     .execute(&mut *tx)
     .await?;
+    for (request, outcome) in batch.iter().zip(outcomes.iter_mut()) {
+        let Ok((ids, event_ids)) = outcome else {
+            continue;
+        };
+        for event in &request.events {
+            let position_id =
+                crate::event_position_id(event.position, event.event.position_id, ids);
+            event_ids
+                .push(super::events::insert_unchecked(&mut tx, &event.event, position_id).await?);
+        }
+    }
     tx.commit().await?;
     Ok(outcomes)
 }
@@ -249,8 +289,12 @@ pub(crate) async fn count(pool: &PgPool, device_id: DeviceId) -> Result<u64, Sto
 }
 
 pub(crate) async fn disk_usage(pool: &PgPool) -> Result<u64, StoreError> {
-    let bytes: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('positions')::BIGINT")
-        .fetch_one(pool)
-        .await?;
+    let bytes: i64 = sqlx::query_scalar(
+        "SELECT (COALESCE(SUM(pg_total_relation_size(inhrelid)), 0)
+                 + pg_total_relation_size('positions'))::BIGINT
+         FROM pg_inherits WHERE inhparent = 'positions'::regclass",
+    )
+    .fetch_one(pool)
+    .await?;
     u64::try_from(bytes).map_err(|_| StoreError::Corrupt("negative relation size".into()))
 }

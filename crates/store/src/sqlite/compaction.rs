@@ -10,6 +10,8 @@
 //! [`MIN_FULL_CHUNK`] long start a new chunk instead, so an appending device
 //! does not rewrite a full tail. Chunks never share a fix time, which keeps
 //! them strictly ordered and lets a duplicate find its original.
+//! Chunks never span a UTC day either ([`day_of`]), so a purge before a
+//! time drops whole chunks and rewrites at most one per device.
 //! The epoch's last slice deletes its log rows. Replaying a slice after a
 //! crash is harmless: the same sequence numbers de-duplicate.
 
@@ -34,6 +36,8 @@ pub(crate) const MAX_CHUNK_RECORDS: usize = 512;
 const MIN_FULL_CHUNK: usize = 256;
 
 pub(crate) struct Epoch {
+    /// Counts epochs since the writer started (the first is 1).
+    number: u64,
     upto_log_seq: i64,
     n_records: usize,
     devices: VecDeque<DeviceId>,
@@ -59,13 +63,14 @@ impl Writer {
         if self.epoch.is_some() {
             if let Err(error) = self.compaction_slice() {
                 tracing::error!(%error, "compaction failed; the log keeps the records");
+                self.fail_waiting_purges(&error);
                 self.epoch = None;
                 self.last_compaction = Instant::now();
             }
         }
     }
 
-    fn start_epoch(&mut self) {
+    pub(crate) fn start_epoch(&mut self) {
         let mut devices: Vec<DeviceId> = self
             .shared
             .lock()
@@ -74,7 +79,9 @@ impl Writer {
             .map(|(device_id, _)| *device_id)
             .collect();
         devices.sort_unstable();
+        self.epochs_started += 1;
         self.epoch = Some(Epoch {
+            number: self.epochs_started,
             upto_log_seq: self.last_log_seq,
             n_records: self.log_records,
             devices: devices.into(),
@@ -146,6 +153,7 @@ impl Writer {
         }
         if finished {
             self.log_records = self.log_records.saturating_sub(epoch.n_records);
+            self.epochs_finished = epoch.number;
             self.epoch = None;
             self.last_compaction = Instant::now();
         }
@@ -184,7 +192,11 @@ fn compact_device(
     }
     for (chunk, group) in chunks.into_iter().zip(groups) {
         let Some(first) = group.first() else { continue };
-        if first.position.fix_time.as_millis() > chunk.t_last && chunk.n >= MIN_FULL_CHUNK {
+        let after = first.position.fix_time.as_millis() > chunk.t_last;
+        if after
+            && (chunk.n >= MIN_FULL_CHUNK
+                || day_of(chunk.t_last) != day_of(first.position.fix_time.as_millis()))
+        {
             write_chunks(tx, device_id, &group)?;
             continue;
         }
@@ -226,10 +238,38 @@ fn candidate_chunks(
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// Writes sorted, de-duplicated records as chunks of at most
+/// The UTC day (days since the epoch) of a fix time in milliseconds: the
+/// time bucket no chunk crosses.
+pub(crate) fn day_of(millis: i64) -> i64 {
+    millis.div_euclid(DAY_MILLIS)
+}
+
+/// Milliseconds in a UTC day.
+pub(crate) const DAY_MILLIS: i64 = 86_400_000;
+
+/// Writes sorted, de-duplicated records as chunks, one UTC day at a time.
+pub(crate) fn write_chunks(
+    tx: &Transaction<'_>,
+    device_id: DeviceId,
+    records: &[Record],
+) -> Result<(), StoreError> {
+    let mut start = 0;
+    while start < records.len() {
+        let day = day_of(records[start].position.fix_time.as_millis());
+        let len = records[start..]
+            .iter()
+            .position(|record| day_of(record.position.fix_time.as_millis()) != day)
+            .unwrap_or(records.len() - start);
+        write_day_chunks(tx, device_id, &records[start..start + len])?;
+        start += len;
+    }
+    Ok(())
+}
+
+/// Writes one day's sorted records as chunks of at most
 /// [`MAX_CHUNK_RECORDS`] (more only when one fix time has that many), never
 /// splitting between records of the same fix time.
-fn write_chunks(
+fn write_day_chunks(
     tx: &Transaction<'_>,
     device_id: DeviceId,
     records: &[Record],

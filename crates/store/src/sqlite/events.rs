@@ -2,7 +2,9 @@
 
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, Row};
-use trackd_model::{DeviceId, Event, EventId, EventKind, JsonObject, NewEvent, Timestamp};
+use trackd_model::{
+    DeviceId, Event, EventId, EventKind, JsonObject, NewEvent, PositionId, Timestamp,
+};
 
 use super::exists;
 use crate::links::Table;
@@ -56,6 +58,29 @@ pub(crate) fn insert(conn: &Connection, event: &NewEvent) -> Result<Event, Store
         ],
     )?;
     by_id(conn, EventId(conn.last_insert_rowid()))?.ok_or(StoreError::NotFound)
+}
+
+/// Stores an event of a device the caller knows exists (the writer's
+/// group commit), with its resolved position id; returns its id.
+pub(crate) fn insert_unchecked(
+    conn: &Connection,
+    event: &NewEvent,
+    position_id: Option<PositionId>,
+) -> Result<EventId, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "INSERT INTO events (event_type, event_time, device_id, position_id, geofence_id, \
+         maintenance_id, attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    statement.execute(params![
+        event.event_type.as_str(),
+        event.event_time.as_millis(),
+        event.device_id,
+        position_id,
+        event.geofence_id,
+        event.maintenance_id,
+        event.attributes.as_str()
+    ])?;
+    Ok(EventId(conn.last_insert_rowid()))
 }
 
 pub(crate) fn by_id(conn: &Connection, id: EventId) -> Result<Option<Event>, StoreError> {

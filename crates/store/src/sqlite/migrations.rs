@@ -139,10 +139,22 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         attributes TEXT NOT NULL
     );",
     ),
+    (
+        3,
+        // Retention: chunks are found by time across all devices (purge
+        // before T scans this index, not every device's), and a device's
+        // sequence high-water mark outlives its purged chunks so position
+        // ids are never reused.
+        "CREATE INDEX position_chunks_time ON position_chunks (t_first);
+    CREATE TABLE position_seq_floor (
+        device_id INTEGER PRIMARY KEY,
+        next_seq INTEGER NOT NULL
+    );",
+    ),
 ];
 
 /// The newest schema version this build knows.
-pub(crate) const LATEST_VERSION: i64 = 2;
+pub(crate) const LATEST_VERSION: i64 = 3;
 
 fn current_version(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.query_row(

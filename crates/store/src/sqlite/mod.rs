@@ -26,6 +26,7 @@ mod devices;
 mod events;
 pub(crate) mod migrations;
 mod positions;
+mod purge;
 mod registry;
 mod writer;
 
@@ -320,37 +321,33 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn append_positions(
+    pub(crate) async fn append_batch(
         &self,
         device_id: DeviceId,
         positions: Vec<Position>,
-    ) -> Result<Vec<PositionId>, StoreError> {
+        events: Vec<crate::BatchEvent>,
+    ) -> Result<crate::Appended, StoreError> {
         if self.inner.read_only {
             return Err(StoreError::ReadOnly);
-        }
-        if positions.is_empty() {
-            return Ok(Vec::new());
         }
         let n =
             u32::try_from(positions.len()).map_err(|_| StoreError::SequenceExhausted(device_id))?;
         let data: Arc<[u8]> =
             encode_records(positions.iter().enumerate().map(|(i, p)| (i as u32, p))).into();
-        let latest_index = crate::latest_index(&positions);
-        let latest = Box::new(quantize(&positions[latest_index]));
+        let latest = (!positions.is_empty()).then(|| {
+            let index = crate::latest_index(&positions);
+            (Box::new(quantize(&positions[index])), index as u32)
+        });
         let (reply, response) = oneshot::channel();
         self.send(Command::Append(AppendRequest {
             device_id,
             n,
             data,
             latest,
-            latest_index: latest_index as u32,
+            events,
             reply,
         }))?;
-        let seq_first = response.await.map_err(|_| StoreError::Closed)??;
-        // The writer checked that seq_first + n does not overflow.
-        Ok((0..n)
-            .map(|i| StoredPosition::make_id(device_id, seq_first + i))
-            .collect())
+        response.await.map_err(|_| StoreError::Closed)?
     }
 
     /// This device's uncompacted records as the readers must see them.
@@ -437,6 +434,23 @@ impl SqliteStore {
             positions::count(tx, device_id, pending)
         })
         .await
+    }
+
+    pub(crate) async fn purge_positions(
+        &self,
+        device: Option<DeviceId>,
+        before: Timestamp,
+    ) -> Result<crate::Purged, StoreError> {
+        if self.inner.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Purge(purge::PurgeJob::new(
+            device,
+            before.as_millis(),
+            reply,
+        )))?;
+        response.await.map_err(|_| StoreError::Closed)?
     }
 
     pub(crate) async fn flush(&self) -> Result<(), StoreError> {

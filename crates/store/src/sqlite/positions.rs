@@ -45,10 +45,16 @@ pub(crate) fn log_blobs(
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// Greatest sequence number per device in the chunks (recovery at open).
-pub(crate) fn chunk_seq_max(conn: &Connection) -> Result<Vec<(DeviceId, i64)>, StoreError> {
-    let mut statement =
-        conn.prepare("SELECT device_id, MAX(seq_max) FROM position_chunks GROUP BY device_id")?;
+/// The next free sequence number per device after the chunks and the
+/// purge floors (recovery at open; the log is accounted for separately).
+pub(crate) fn next_seq_floors(conn: &Connection) -> Result<Vec<(DeviceId, i64)>, StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT device_id, MAX(next) FROM (
+             SELECT device_id, MAX(seq_max) + 1 AS next FROM position_chunks GROUP BY device_id
+             UNION ALL
+             SELECT device_id, next_seq AS next FROM position_seq_floor)
+         GROUP BY device_id",
+    )?;
     let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

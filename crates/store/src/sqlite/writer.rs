@@ -8,18 +8,28 @@
 //! error, so nothing is acknowledged. Then at most one bounded compaction
 //! slice runs, so a waiting append is delayed by one slice at most.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, TransactionBehavior};
 use tokio::sync::oneshot;
-use trackd_model::{DeviceId, Position, StoredPosition};
+use trackd_model::{DeviceId, Position, PositionId, StoredPosition};
 
 use super::compaction::Epoch;
-use super::{devices, migrations, positions, PendingBlob, Shared};
-use crate::StoreError;
+use super::purge::PurgeJob;
+use super::{devices, events, migrations, positions, PendingBlob, Shared};
+
+/// One request's share of a group commit, before it is published.
+struct Committed {
+    seq_first: u32,
+    /// The log row, when the request held records.
+    log_seq: Option<i64>,
+    ids: Vec<PositionId>,
+    event_ids: Vec<trackd_model::EventId>,
+}
+use crate::{Appended, BatchEvent, StoreError};
 
 /// Compact when this many records wait in the log...
 pub(crate) const COMPACT_AT_RECORDS: usize = 300_000;
@@ -32,12 +42,13 @@ pub(crate) struct AppendRequest {
     pub(crate) device_id: DeviceId,
     pub(crate) n: u32,
     pub(crate) data: Arc<[u8]>,
-    /// The quantized record with the greatest fix time, and its index.
-    pub(crate) latest: Box<Position>,
-    pub(crate) latest_index: u32,
-    /// Resolved after the commit with the first of the `n` consecutive
-    /// sequence numbers assigned to the records.
-    pub(crate) reply: oneshot::Sender<Result<u32, StoreError>>,
+    /// The quantized record with the greatest fix time, and its index
+    /// (none when the batch holds only events).
+    pub(crate) latest: Option<(Box<Position>, u32)>,
+    /// Events committed in the same transaction.
+    pub(crate) events: Vec<BatchEvent>,
+    /// Resolved after the commit with the records' ids and the stored events.
+    pub(crate) reply: oneshot::Sender<Result<Appended, StoreError>>,
 }
 
 pub(crate) type WriterFn = Box<dyn FnOnce(&mut Writer) + Send>;
@@ -45,6 +56,7 @@ pub(crate) type WriterFn = Box<dyn FnOnce(&mut Writer) + Send>;
 pub(crate) enum Command {
     Append(AppendRequest),
     Run(WriterFn),
+    Purge(PurgeJob),
     Close(oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -78,17 +90,15 @@ fn discover_device(conn: &Connection, device_id: DeviceId) -> Result<Option<u32>
     if !super::exists(conn, crate::links::Table::Devices, device_id.get())? {
         return Ok(None);
     }
-    let seq_max: Option<i64> = conn.query_row(
-        "SELECT MAX(seq_max) FROM position_chunks WHERE device_id = ?1",
+    let next: i64 = conn.query_row(
+        "SELECT MAX(COALESCE((SELECT MAX(seq_max) + 1 FROM position_chunks WHERE device_id = ?1), 0),
+                    COALESCE((SELECT next_seq FROM position_seq_floor WHERE device_id = ?1), 0))",
         [device_id],
         |row| row.get(0),
     )?;
-    match seq_max {
-        None => Ok(Some(0)),
-        Some(max) => u32::try_from(max + 1)
-            .map(Some)
-            .map_err(|_| StoreError::SequenceExhausted(device_id)),
-    }
+    u32::try_from(next)
+        .map(Some)
+        .map_err(|_| StoreError::SequenceExhausted(device_id))
 }
 
 pub(crate) struct Writer {
@@ -96,12 +106,16 @@ pub(crate) struct Writer {
     path: std::path::PathBuf,
     pub(crate) shared: Arc<Shared>,
     /// Next sequence number per registered device (also the set of known ids).
-    next_seq: HashMap<DeviceId, u32>,
+    pub(crate) next_seq: HashMap<DeviceId, u32>,
     /// Records in the log not yet compacted.
     pub(crate) log_records: usize,
     pub(crate) last_log_seq: i64,
     pub(crate) last_compaction: Instant,
     pub(crate) epoch: Option<Epoch>,
+    pub(crate) epochs_started: u64,
+    pub(crate) epochs_finished: u64,
+    /// Purges in arrival order; the first one runs.
+    pub(crate) purges: VecDeque<PurgeJob>,
 }
 
 impl Writer {
@@ -114,9 +128,8 @@ impl Writer {
             .into_iter()
             .map(|id| (id, 0))
             .collect();
-        for (device_id, seq_max) in positions::chunk_seq_max(&conn)? {
-            let next =
-                u32::try_from(seq_max + 1).map_err(|_| StoreError::SequenceExhausted(device_id))?;
+        for (device_id, next) in positions::next_seq_floors(&conn)? {
+            let next = u32::try_from(next).map_err(|_| StoreError::SequenceExhausted(device_id))?;
             next_seq.insert(device_id, next);
         }
         let mut log_records = 0;
@@ -154,6 +167,9 @@ impl Writer {
             last_log_seq,
             last_compaction: Instant::now(),
             epoch: None,
+            epochs_started: 0,
+            epochs_finished: 0,
+            purges: VecDeque::new(),
         })
     }
 
@@ -166,7 +182,7 @@ impl Writer {
 
     fn serve(&mut self, receiver: &mpsc::Receiver<Command>) {
         loop {
-            let timeout = if self.epoch.is_some() {
+            let timeout = if self.epoch.is_some() || self.purging() {
                 Duration::ZERO
             } else {
                 Duration::from_millis(500)
@@ -175,6 +191,7 @@ impl Writer {
                 Ok(command) => Some(command),
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.abandon_purges();
                     if let Err(error) = self.compact_all() {
                         tracing::error!(%error, "final compaction failed; the log keeps the records");
                     }
@@ -204,7 +221,9 @@ impl Writer {
             for command in others {
                 match command {
                     Command::Run(f) => f(self),
+                    Command::Purge(job) => self.start_purge(job),
                     Command::Close(reply) => {
+                        self.abandon_purges();
                         let result = self.compact_all().and_then(|()| self.checkpoint());
                         let _ = reply.send(result);
                         return;
@@ -213,11 +232,12 @@ impl Writer {
                 }
             }
             self.maybe_compact();
+            self.purge_step();
         }
     }
 
     fn commit_batch(&mut self, batch: Vec<AppendRequest>) {
-        let mut outcome: Vec<Result<(u32, i64), StoreError>> = Vec::with_capacity(batch.len());
+        let mut outcome: Vec<Result<Committed, StoreError>> = Vec::with_capacity(batch.len());
         let mut assigned: HashMap<DeviceId, u32> = HashMap::new();
         let result = (|| -> Result<(), StoreError> {
             let tx = self
@@ -247,8 +267,27 @@ impl Writer {
                         outcome.push(Err(StoreError::SequenceExhausted(device_id)));
                         continue;
                     };
-                    insert.execute(params![device_id, base, request.n, &request.data[..]])?;
-                    outcome.push(Ok((base, tx.last_insert_rowid())));
+                    let log_seq = if request.n > 0 {
+                        insert.execute(params![device_id, base, request.n, &request.data[..]])?;
+                        Some(tx.last_insert_rowid())
+                    } else {
+                        None
+                    };
+                    let ids: Vec<PositionId> = (0..request.n)
+                        .map(|i| StoredPosition::make_id(device_id, base + i))
+                        .collect();
+                    let mut event_ids = Vec::with_capacity(request.events.len());
+                    for event in &request.events {
+                        let position_id =
+                            crate::event_position_id(event.position, event.event.position_id, &ids);
+                        event_ids.push(events::insert_unchecked(&tx, &event.event, position_id)?);
+                    }
+                    outcome.push(Ok(Committed {
+                        seq_first: base,
+                        log_seq,
+                        ids,
+                        event_ids,
+                    }));
                     assigned.insert(device_id, end);
                 }
             }
@@ -267,36 +306,54 @@ impl Writer {
         {
             let mut memory = self.shared.lock();
             for (request, outcome) in batch.into_iter().zip(outcome) {
-                match outcome {
-                    Ok((seq_first, log_seq)) => {
-                        let device = memory.entry(request.device_id).or_default();
-                        let latest = StoredPosition {
-                            id: StoredPosition::make_id(
-                                request.device_id,
-                                seq_first + request.latest_index,
-                            ),
-                            device_id: request.device_id,
-                            position: *request.latest,
-                        };
-                        if device
-                            .latest
-                            .as_ref()
-                            .is_none_or(|current| crate::is_later(&latest, current))
-                        {
-                            device.latest = Some(latest);
-                        }
-                        device.pending.push(PendingBlob {
-                            log_seq,
-                            seq_first,
-                            n: request.n,
-                            data: request.data,
-                        });
-                        self.log_records += request.n as usize;
-                        self.last_log_seq = log_seq;
-                        replies.push((request.reply, Ok(seq_first)));
+                let committed = match outcome {
+                    Ok(committed) => committed,
+                    Err(error) => {
+                        replies.push((request.reply, Err(error)));
+                        continue;
                     }
-                    Err(error) => replies.push((request.reply, Err(error))),
+                };
+                if let (Some(log_seq), Some((latest, latest_index))) =
+                    (committed.log_seq, request.latest)
+                {
+                    let device = memory.entry(request.device_id).or_default();
+                    let latest = StoredPosition {
+                        id: StoredPosition::make_id(
+                            request.device_id,
+                            committed.seq_first + latest_index,
+                        ),
+                        device_id: request.device_id,
+                        position: *latest,
+                    };
+                    if device
+                        .latest
+                        .as_ref()
+                        .is_none_or(|current| crate::is_later(&latest, current))
+                    {
+                        device.latest = Some(latest);
+                    }
+                    device.pending.push(PendingBlob {
+                        log_seq,
+                        seq_first: committed.seq_first,
+                        n: request.n,
+                        data: request.data,
+                    });
+                    self.log_records += request.n as usize;
+                    self.last_log_seq = log_seq;
                 }
+                let events = request
+                    .events
+                    .into_iter()
+                    .zip(committed.event_ids)
+                    .map(|(event, id)| crate::stored_event(id, event, &committed.ids))
+                    .collect();
+                replies.push((
+                    request.reply,
+                    Ok(Appended {
+                        ids: committed.ids,
+                        events,
+                    }),
+                ));
             }
         }
         for (reply, result) in replies {

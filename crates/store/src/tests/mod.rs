@@ -2,10 +2,12 @@
 //! [`store_test_suite!`], plus codec property tests.
 
 mod accounts;
+mod append;
 mod codec;
 mod contract;
 mod events;
 mod permissions;
+mod purge;
 mod registry_seam;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -208,6 +210,15 @@ macro_rules! store_test_suite {
             store_test_suite!(@tests $harness; events:
                 events_insert_and_range,
                 unknown_stored_event_type_is_corrupt,
+            );
+            store_test_suite!(@tests $harness; append:
+                duplicates_flagged_before_commit,
+                events_commit_with_positions,
+            );
+            store_test_suite!(@tests $harness; purge:
+                purge_before_time_keeps_the_rest,
+                purge_one_device_and_ids_not_reused,
+                purge_while_appending,
             );
         }
     };

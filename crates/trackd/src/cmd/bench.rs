@@ -43,6 +43,8 @@ pub(crate) enum BenchCommand {
     },
     /// Latency from a device frame to the position on subscribed WebSockets.
     Ws(super::bench_ws::WsArgs),
+    /// Purge half of a large store while devices keep appending.
+    Purge(super::bench_purge::PurgeArgs),
 }
 
 pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -59,6 +61,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
             server_pid,
         } => idle(&target, connections, hold, server_pid).await,
         BenchCommand::Ws(args) => super::bench_ws::run(args).await,
+        BenchCommand::Purge(args) => super::bench_purge::run(args).await,
     }
 }
 
