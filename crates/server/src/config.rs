@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use trackd_protocols::{Transport, PROTOCOLS};
 
 /// One device listener: a protocol on a transport and address.
@@ -59,6 +60,30 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How long shutdown waits for connections to finish what they are doing.
     pub shutdown_grace: Duration,
+    /// Threads that hash and verify passwords (each uses ~19 MiB while it
+    /// does); logins beyond them wait in the queue.
+    pub login_workers: usize,
+    /// Logins that may wait for a hashing thread; beyond them a login is
+    /// answered 503 with `Retry-After` at once.
+    pub login_queue: usize,
+    /// A login that waited this long for a hashing thread is answered 503.
+    pub login_queue_timeout: Duration,
+    /// Logins from one client address being checked at once; more are
+    /// answered 429 with `Retry-After`.
+    pub login_concurrency_per_address: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client address
+    /// (for login throttling); an empty list trusts no header.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Lifetime of an API token created without an expiration; `None`:
+    /// such tokens never expire.
+    pub token_default_lifetime: Option<Duration>,
+    /// How often expired sessions and API tokens are deleted.
+    pub credential_purge_interval: Duration,
+}
+
+/// The number of cores, the default number of password hashing threads.
+pub fn default_login_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
 impl Default for ServerConfig {
@@ -73,6 +98,13 @@ impl Default for ServerConfig {
             max_frame_bytes: 64 * 1024,
             max_connections: 100_000,
             shutdown_grace: Duration::from_secs(8),
+            login_workers: default_login_workers(),
+            login_queue: 32,
+            login_queue_timeout: Duration::from_secs(2),
+            login_concurrency_per_address: 8,
+            trusted_proxies: Vec::new(),
+            token_default_lifetime: Some(Duration::from_secs(365 * 24 * 3600)),
+            credential_purge_interval: Duration::from_secs(3600),
         }
     }
 }

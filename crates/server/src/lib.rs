@@ -15,5 +15,5 @@ pub mod live;
 mod server;
 mod shutdown;
 
-pub use config::{ListenerConfig, ServerConfig};
+pub use config::{default_login_workers, ListenerConfig, ServerConfig};
 pub use server::{BoundListener, RunningServer, Server, StartError};

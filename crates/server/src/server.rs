@@ -13,7 +13,7 @@ use trackd_store::{Store, StoreError};
 
 use crate::access::Access;
 use crate::api::objects::DeviceState;
-use crate::auth::{BasicCache, LoginLimiter};
+use crate::auth::{BasicCache, HashPool, HashingStats, LoginLimiter};
 use crate::ingest::{serve_http, serve_tcp, serve_udp, Identity, Ingest, Presence, Registry};
 use crate::live::{LiveBus, LiveUpdate};
 use crate::shutdown::Shutdown;
@@ -28,6 +28,8 @@ pub(crate) struct Shared {
     pub(crate) ingest: Ingest<Identity>,
     pub(crate) presence: Presence,
     pub(crate) logins: LoginLimiter,
+    /// The only place passwords are hashed or verified.
+    pub(crate) hashing: HashPool,
     pub(crate) basic: BasicCache,
     pub(crate) live: LiveBus,
     pub(crate) clock: Arc<dyn Clock>,
@@ -117,6 +119,26 @@ impl Shared {
         })
     }
 
+    /// Deletes expired sessions and API tokens now and then every
+    /// `credential_purge_interval` (they are refused once expired; this
+    /// only keeps the tables from growing).
+    async fn purge_credentials(self: Arc<Self>) {
+        let period = self
+            .config
+            .credential_purge_interval
+            .max(Duration::from_millis(10));
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.store.purge_expired_credentials(self.now()).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::debug!(purged, "expired sessions and tokens deleted"),
+                Err(err) => tracing::warn!(%err, "deleting expired sessions and tokens"),
+            }
+        }
+    }
+
     /// Turns connectionless devices whose status timeout passed `unknown`.
     async fn sweep_presence(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -192,6 +214,12 @@ impl Server {
         let registry = Registry::new(store.clone(), config.register_unknown);
         let live = LiveBus::default();
         let status_ms = i64::try_from(config.status_timeout.as_millis()).unwrap_or(i64::MAX);
+        let logins = LoginLimiter::new(config.login_concurrency_per_address);
+        let hashing = HashPool::new(
+            config.login_workers,
+            config.login_queue,
+            config.login_queue_timeout,
+        );
         Server {
             shared: Arc::new_cyclic(|myself| Shared {
                 myself: myself.clone(),
@@ -201,7 +229,8 @@ impl Server {
                 config,
                 store,
                 registry,
-                logins: LoginLimiter::default(),
+                logins,
+                hashing,
                 basic: BasicCache::default(),
                 live,
                 clock,
@@ -285,6 +314,9 @@ impl Server {
         running
             .accept_tasks
             .push(tokio::spawn(shared.clone().sweep_presence()));
+        running
+            .accept_tasks
+            .push(tokio::spawn(shared.clone().purge_credentials()));
         Ok(running)
     }
 }
@@ -320,5 +352,10 @@ impl RunningServer {
     /// The store the server writes to.
     pub fn store(&self) -> &Store {
         &self.shared.store
+    }
+
+    /// Counters of the password hashing pool (tests, diagnostics).
+    pub fn hashing_stats(&self) -> HashingStats {
+        self.shared.hashing.stats()
     }
 }

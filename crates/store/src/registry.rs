@@ -115,6 +115,25 @@ impl Store {
         ))
     }
 
+    /// Replaces the password hash and, in the same transaction, ends every
+    /// session and API token of the user but `keep` (the hash of the
+    /// session or token that made the change, if it stays valid);
+    /// `NotFound` if the user does not exist. Returns how many credentials
+    /// ended.
+    pub async fn change_password(
+        &self,
+        id: UserId,
+        hash: &str,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let hash = hash.to_owned();
+        let keep = keep.map(str::to_owned);
+        registry!(self, registry_write, |db| async move {
+            users::set_password_hash(db, id, &hash).await?;
+            tokens::revoke_all_but(db, id, keep.as_deref()).await
+        })
+    }
+
     /// Replaces every field (not the password); `NotFound`, or `Conflict` on a taken email.
     pub async fn update_user(&self, id: UserId, fields: UserFields) -> Result<User, StoreError> {
         registry!(self, registry_write, |db| users::update(db, id, &fields))
@@ -251,6 +270,14 @@ impl Store {
             db,
             Table::Groups,
             group_id
+        ))
+    }
+
+    /// Every user that manages this one, directly or through other
+    /// managers (itself excluded), sorted: whose limits it counts against.
+    pub async fn managers_of(&self, user_id: UserId) -> Result<Vec<UserId>, StoreError> {
+        registry!(self, registry_read, |db| permissions::managers_of(
+            db, user_id
         ))
     }
 

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
 use trackd_protocols::Transport;
+use trackd_server::auth::parse_trusted_proxy;
 use trackd_server::{ListenerConfig, ServerConfig};
 use trackd_store::StoreConfig;
 
@@ -33,6 +34,12 @@ struct FileConfig {
     admin_password: Option<String>,
     handshake_timeout_secs: Option<u64>,
     status_timeout_secs: Option<u64>,
+    login_workers: Option<usize>,
+    login_queue: Option<usize>,
+    login_queue_timeout_ms: Option<u64>,
+    login_concurrency_per_address: Option<usize>,
+    trusted_proxies: Option<Vec<String>>,
+    token_default_lifetime_days: Option<u64>,
     #[serde(default)]
     listeners: Vec<FileListener>,
 }
@@ -156,6 +163,25 @@ pub(crate) struct ServeFlags {
     /// Password of that first administrator (prefer the environment variable).
     #[arg(long, env = "TRACKD_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
+    /// Threads that check passwords [default: the number of cores].
+    #[arg(long, env = "TRACKD_LOGIN_WORKERS")]
+    login_workers: Option<usize>,
+    /// Logins that may wait for a password thread; more get 503 [default: 32].
+    #[arg(long, env = "TRACKD_LOGIN_QUEUE")]
+    login_queue: Option<usize>,
+    /// A login waiting longer than this for a password thread gets 503 [default: 2000].
+    #[arg(long, env = "TRACKD_LOGIN_QUEUE_TIMEOUT_MS")]
+    login_queue_timeout_ms: Option<u64>,
+    /// Logins checked at once per client address; more get 429 [default: 8].
+    #[arg(long, env = "TRACKD_LOGIN_CONCURRENCY_PER_ADDRESS")]
+    login_concurrency_per_address: Option<usize>,
+    /// Reverse proxies whose X-Forwarded-For gives the client address,
+    /// comma-separated addresses or networks [default: none].
+    #[arg(long, env = "TRACKD_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Option<Vec<String>>,
+    /// Days an API token created without an expiration lasts; 0 = forever [default: 365].
+    #[arg(long, env = "TRACKD_TOKEN_DEFAULT_LIFETIME_DAYS")]
+    token_default_lifetime_days: Option<u64>,
 }
 
 /// The merged configuration of `trackd serve`.
@@ -232,6 +258,24 @@ impl Config {
         let http_port = flags.http_port.or(file.http_port).unwrap_or(8082);
         let teltonika_port = flags.teltonika_port.or(file.teltonika_port);
         let defaults = ServerConfig::default();
+        let trusted_proxies = flags
+            .trusted_proxies
+            .clone()
+            .or_else(|| file.trusted_proxies.clone())
+            .unwrap_or_default()
+            .iter()
+            .filter(|entry| !entry.trim().is_empty())
+            .map(|entry| parse_trusted_proxy(entry).map_err(|err| anyhow::anyhow!(err)))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .context("trusted_proxies")?;
+        let token_default_lifetime = match flags
+            .token_default_lifetime_days
+            .or(file.token_default_lifetime_days)
+        {
+            None => defaults.token_default_lifetime,
+            Some(0) => None,
+            Some(days) => Some(Duration::from_secs(days.saturating_mul(24 * 3600))),
+        };
         let server = ServerConfig {
             listeners: listeners(bind, teltonika_port, &file.listeners)?,
             http: Some(SocketAddr::new(bind, http_port)),
@@ -260,6 +304,25 @@ impl Config {
                 .max_connections
                 .or(file.max_connections)
                 .unwrap_or(defaults.max_connections),
+            login_workers: flags
+                .login_workers
+                .or(file.login_workers)
+                .unwrap_or(defaults.login_workers),
+            login_queue: flags
+                .login_queue
+                .or(file.login_queue)
+                .unwrap_or(defaults.login_queue),
+            login_queue_timeout: flags
+                .login_queue_timeout_ms
+                .or(file.login_queue_timeout_ms)
+                .map_or(defaults.login_queue_timeout, Duration::from_millis),
+            login_concurrency_per_address: flags
+                .login_concurrency_per_address
+                .or(file.login_concurrency_per_address)
+                .unwrap_or(defaults.login_concurrency_per_address),
+            trusted_proxies,
+            token_default_lifetime,
+            credential_purge_interval: defaults.credential_purge_interval,
         };
         Ok(Config {
             store: store.merge(&file, false)?,
@@ -303,6 +366,12 @@ mod tests {
             demo_devices: None,
             admin_email: None,
             admin_password: None,
+            login_workers: None,
+            login_queue: None,
+            login_queue_timeout_ms: None,
+            login_concurrency_per_address: None,
+            trusted_proxies: None,
+            token_default_lifetime_days: None,
         }
     }
 
@@ -382,6 +451,64 @@ mod tests {
             format!("{err:#}").contains("does not speak http"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn login_and_token_keys_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trackd.toml");
+        std::fs::write(
+            &path,
+            "login_workers = 3\nlogin_queue = 7\nlogin_queue_timeout_ms = 1500\n\
+             login_concurrency_per_address = 2\n\
+             trusted_proxies = [\"127.0.0.1/32\", \"10.0.0.0/8\"]\n\
+             token_default_lifetime_days = 30\n",
+        )
+        .unwrap();
+        let store = StoreArgs {
+            config: Some(path.clone()),
+            data_dir: Some(dir.path().join("data")),
+            database: None,
+        };
+        let config = Config::load(&store, &no_flags()).unwrap();
+        assert_eq!(config.server.login_workers, 3);
+        assert_eq!(config.server.login_queue, 7);
+        assert_eq!(
+            config.server.login_queue_timeout,
+            Duration::from_millis(1500)
+        );
+        assert_eq!(config.server.login_concurrency_per_address, 2);
+        let proxies: Vec<String> = config
+            .server
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(proxies, ["127.0.0.1/32", "10.0.0.0/8"]);
+        assert_eq!(
+            config.server.token_default_lifetime,
+            Some(Duration::from_secs(30 * 24 * 3600))
+        );
+        // A flag overrides the file; 0 days means tokens never expire.
+        let mut flags = no_flags();
+        flags.token_default_lifetime_days = Some(0);
+        flags.trusted_proxies = Some(vec!["::1".into()]);
+        let config = Config::load(&store, &flags).unwrap();
+        assert_eq!(config.server.token_default_lifetime, None);
+        assert_eq!(config.server.trusted_proxies.len(), 1);
+        // Defaults.
+        std::fs::write(&path, "").unwrap();
+        let config = Config::load(&store, &no_flags()).unwrap();
+        assert!(config.server.trusted_proxies.is_empty());
+        assert_eq!(
+            config.server.token_default_lifetime,
+            Some(Duration::from_secs(365 * 24 * 3600))
+        );
+        assert_eq!(config.server.login_queue, 32);
+        // A bad entry is named.
+        std::fs::write(&path, "trusted_proxies = [\"proxy.local\"]\n").unwrap();
+        let err = Config::load(&store, &no_flags()).unwrap_err();
+        assert!(format!("{err:#}").contains("trusted_proxies"), "{err:#}");
     }
 
     #[test]

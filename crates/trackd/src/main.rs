@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: device listeners and the HTTP API.
-    Serve(cmd::serve::ServeArgs),
+    Serve(Box<cmd::serve::ServeArgs>),
     /// Decode one device frame and print its positions as JSON lines.
     Decode(cmd::decode::DecodeArgs),
     /// The device registry.
@@ -62,7 +62,7 @@ fn run_async(command: Command) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         match command {
-            Command::Serve(args) => cmd::serve::run(args).await,
+            Command::Serve(args) => cmd::serve::run(*args).await,
             Command::Device(command) => cmd::device::run(command).await,
             Command::Export(command) => cmd::export::run(command).await,
             Command::User(command) => cmd::user::run(command).await,

@@ -25,9 +25,21 @@ pub enum ApiError {
     /// Clashes with an existing object.
     #[error("{0}")]
     Conflict(String),
-    /// Too many failed logins.
-    #[error("too many failed logins, retry later")]
-    TooManyRequests,
+    /// Too many failed or concurrent logins; retry after this many seconds.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What was too many.
+        message: String,
+        /// Sent as `Retry-After`.
+        retry_after_secs: u64,
+    },
+    /// Overloaded (the password hashing queue is full); retry after this
+    /// many seconds.
+    #[error("server busy, retry later")]
+    Busy {
+        /// Sent as `Retry-After`.
+        retry_after_secs: u64,
+    },
     /// The store failed; details are logged, not sent.
     #[error("internal error")]
     Internal,
@@ -51,7 +63,8 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,7 +96,20 @@ impl IntoResponse for ApiError {
         let body = Json(ErrorBody {
             error: self.to_string(),
         });
-        (self.status(), body).into_response()
+        let retry_after = match &self {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            }
+            | ApiError::Busy { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let mut response = (self.status(), body).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

@@ -9,13 +9,76 @@ use super::error::{ApiError, ApiResult};
 use super::objects::parse_time;
 use trackd_model::Timestamp;
 
-/// A JSON body; malformed JSON or wrong types are a 400 naming the problem.
+/// The one answer to a NUL character in any text the API is given: no
+/// client needs one, and PostgreSQL cannot store one (it answered 500).
+pub(crate) fn reject_nul(what: &str, text: &str) -> ApiResult<()> {
+    if text.contains('\0') {
+        return Err(ApiError::bad(format!(
+            "{what}: NUL characters are not allowed"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether any string (or key) of a JSON value holds a NUL.
+fn json_has_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(json_has_nul),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || json_has_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// Whether a JSON text holds a NUL in a string: a raw NUL is not valid JSON
+/// (the parser refuses it), so only the escape `\u0000` can make one.
+fn json_text_has_nul(bytes: &[u8]) -> bool {
+    bytes.windows(6).any(|window| window == b"\\u0000")
+        && serde_json::from_slice::<serde_json::Value>(bytes)
+            .is_ok_and(|value| json_has_nul(&value))
+}
+
+/// Whether a form body holds a NUL in a key or value (`%00` or raw).
+fn form_has_nul(bytes: &[u8]) -> bool {
+    form_urlencoded::parse(bytes).any(|(key, value)| key.contains('\0') || value.contains('\0'))
+}
+
+/// Reads the body (within the body limit), refuses it with a 400 if
+/// `has_nul`, and gives the request back with the same body for the real
+/// extractor, so its checks and messages are unchanged.
+async fn checked_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    has_nul: fn(&[u8]) -> bool,
+) -> ApiResult<Request> {
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let headers = req.headers().clone();
+    let bytes = axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection| ApiError::bad(rejection.body_text()))?;
+    if has_nul(&bytes) {
+        return Err(ApiError::bad("body: NUL characters are not allowed"));
+    }
+    let mut rebuilt = Request::new(axum::body::Body::from(bytes));
+    *rebuilt.method_mut() = method;
+    *rebuilt.uri_mut() = uri;
+    *rebuilt.headers_mut() = headers;
+    Ok(rebuilt)
+}
+
+/// A JSON body; malformed JSON, wrong types or a NUL in a string are a 400
+/// naming the problem.
 pub(crate) struct ApiJson<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        let req = checked_body(req, state, json_text_has_nul).await?;
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(ApiError::bad(rejection.body_text())),
@@ -23,18 +86,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// A form body (`application/x-www-form-urlencoded`).
+/// A form body (`application/x-www-form-urlencoded`); a NUL is a 400.
 pub(crate) struct ApiForm<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiForm<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        let req = checked_body(req, state, form_has_nul).await?;
         match axum::Form::<T>::from_request(req, state).await {
             Ok(axum::Form(value)) => Ok(ApiForm(value)),
             Err(rejection) => Err(ApiError::bad(rejection.body_text())),
         }
     }
+}
+
+/// Whether a query string holds a NUL in a key or value.
+pub(crate) fn query_has_nul(query: &str) -> bool {
+    form_has_nul(query.as_bytes())
 }
 
 /// A numeric path id, typed (`PathId<DeviceId>`).
@@ -241,6 +310,24 @@ mod tests {
         let err = params("limit=5&offset=1.5").page().unwrap_err().to_string();
         assert_eq!(err, "offset: \"1.5\" is not an integer");
         assert!(params("limit=99999999999").page().is_err());
+    }
+
+    #[test]
+    fn nul_is_found_in_json_strings_keys_forms_and_queries_only() {
+        assert!(json_text_has_nul(br#"{"email":"a\u0000b"}"#));
+        assert!(json_text_has_nul(br#"{"attributes":{"k\u0000":1}}"#));
+        assert!(json_text_has_nul(br#"[["\u0000"]]"#));
+        // An escaped backslash followed by "u0000" is no NUL.
+        assert!(!json_text_has_nul(br#"{"email":"a\\u0000b"}"#));
+        assert!(!json_text_has_nul(br#"{"email":"plain"}"#));
+        assert!(form_has_nul(b"email=a%00b&password=x"));
+        assert!(form_has_nul(b"email%00=a"));
+        assert!(form_has_nul(b"email=a\0b"));
+        assert!(!form_has_nul(b"email=a%2500b"));
+        assert!(query_has_nul("keyword=%00"));
+        assert!(!query_has_nul("keyword=0"));
+        assert!(reject_nul("email", "a\0").is_err());
+        assert!(reject_nul("email", "a").is_ok());
     }
 
     #[test]

@@ -9,6 +9,8 @@ mod extract;
 pub mod objects;
 mod routes;
 
+pub(crate) use extract::reject_nul;
+
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -68,6 +70,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             shared.clone(),
             announce_changes,
         ))
+        .layer(axum::middleware::from_fn(refuse_nul_in_uri))
         .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn(log_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -188,6 +191,24 @@ async fn json_errors(
     let (json_parts, json_body) = json.into_parts();
     parts.headers.extend(json_parts.headers);
     axum::response::Response::from_parts(parts, json_body)
+}
+
+/// A NUL character in the query string or the path is a 400 before any
+/// handler runs (bodies are checked by `ApiJson` and `ApiForm`): no client
+/// needs one, and PostgreSQL cannot store one.
+async fn refuse_nul_in_uri(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let uri = request.uri();
+    if uri.query().is_some_and(extract::query_has_nul) {
+        return error::ApiError::bad("query: NUL characters are not allowed").into_response();
+    }
+    if uri.path().contains("%00") {
+        return error::ApiError::bad("path: NUL characters are not allowed").into_response();
+    }
+    next.run(request).await
 }
 
 async fn not_found() -> error::ApiError {

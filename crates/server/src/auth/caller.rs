@@ -10,7 +10,8 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use trackd_model::{Timestamp, User, UserId};
 
-use super::{secret_hash, verify_password, Scope};
+use super::rate_limit::Refusal;
+use super::{client_ip, secret_hash, HashError, Scope};
 use crate::api::error::{ApiError, ApiResult};
 use crate::server::Shared;
 
@@ -113,12 +114,13 @@ impl Caller {
     }
 }
 
-/// The peer address, when the server was started with connect info.
-pub(crate) fn peer_ip(parts: &Parts) -> Option<IpAddr> {
+/// The client address (the peer, or what a trusted proxy says), when the
+/// server was started with connect info.
+pub(crate) fn client_address(parts: &Parts, shared: &Shared) -> Option<IpAddr> {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
+        .map(|info| client_ip(info.0.ip(), &parts.headers, &shared.config.trusted_proxies))
 }
 
 /// The value of one cookie in the request.
@@ -138,44 +140,73 @@ pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a
         .map(|(_, value)| value)
 }
 
-/// Checks an email and password, counting failures against the account and
-/// the address. Logs failures (never the password).
+/// Checks an email and password behind the login throttle (per account
+/// and client address, in-flight attempts included) on the bounded hashing
+/// pool. Logs failures (never the password).
 pub(crate) async fn login_with_password(
     shared: &Shared,
     email: &str,
     password: &str,
     address: Option<IpAddr>,
 ) -> ApiResult<User> {
-    if !shared.logins.allowed(email, address) {
-        tracing::info!(email, ?address, "login refused: too many failures");
-        return Err(ApiError::TooManyRequests);
-    }
+    let shown = address.map(tracing::field::display);
+    let _attempt = match shared.logins.begin(email, address, shared.now()) {
+        Ok(attempt) => attempt,
+        Err(Refusal::Throttled { retry_after_secs }) => {
+            // Debug: a flood of refused guesses must not flood the log (each
+            // failure that is let through is still an info line).
+            tracing::debug!(
+                email,
+                address = shown,
+                retry_after_secs,
+                "login refused: too many failures"
+            );
+            return Err(ApiError::TooManyRequests {
+                message: "too many failed logins, retry later".into(),
+                retry_after_secs,
+            });
+        }
+        Err(Refusal::Concurrent) => {
+            tracing::debug!(email, address = shown, "login refused: too many at once");
+            return Err(ApiError::TooManyRequests {
+                message: "too many logins at once from this address, retry later".into(),
+                retry_after_secs: 1,
+            });
+        }
+    };
     let user = shared.store.user_by_email(email).await?;
     let hash = match &user {
         Some(user) => shared.store.user_password_hash(user.id).await?,
         None => None,
     };
-    let password = password.to_owned();
     // Verify even for unknown users so timing does not reveal accounts.
-    let hash_for_check = hash.clone().unwrap_or_else(|| DUMMY_HASH.to_owned());
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash_for_check))
-        .await
-        .unwrap_or(false);
+    let hash_for_check = hash.as_deref().unwrap_or(DUMMY_HASH);
+    let matches = match shared.hashing.verify(password, hash_for_check).await {
+        Ok(matches) => matches,
+        Err(HashError::Busy) => {
+            tracing::debug!(email, address = shown, "login refused: hashing queue full");
+            return Err(ApiError::Busy {
+                retry_after_secs: 1,
+            });
+        }
+        Err(HashError::Failed) => return Err(ApiError::Internal),
+    };
     match user {
         Some(user) if matches && hash.is_some() => {
             if !user.may_log_in(shared.now()) {
                 tracing::info!(
                     email,
-                    ?address,
+                    address = shown,
                     "login refused: account disabled or expired"
                 );
                 return Err(ApiError::Unauthorized("account disabled or expired".into()));
             }
+            shared.logins.succeeded(email, address);
             Ok(user)
         }
         _ => {
-            shared.logins.failed(email, address);
-            tracing::info!(email, ?address, "login failed");
+            shared.logins.failed(email, address, shared.now());
+            tracing::info!(email, address = shown, "login failed");
             Err(ApiError::Unauthorized("wrong email or password".into()))
         }
     }
@@ -210,13 +241,16 @@ async fn authenticate(parts: &Parts, shared: &Shared) -> ApiResult<(User, Creden
     if let Some(encoded) = strip_scheme(header, "Basic") {
         let (email, password) = decode_basic(encoded)
             .ok_or_else(|| ApiError::Unauthorized("malformed basic credentials".into()))?;
+        crate::api::reject_nul("basic credentials", &email)?;
+        crate::api::reject_nul("basic credentials", &password)?;
         let cache_key = secret_hash(&format!("{email}\u{0}{password}"));
         if let Some(user_id) = shared.basic.get(&cache_key, BASIC_CACHE_TTL) {
             if let Some(user) = shared.store.user(user_id).await? {
                 return Ok((check_active(user, now)?, Credential::Basic));
             }
         }
-        let user = login_with_password(shared, &email, &password, peer_ip(parts)).await?;
+        let user =
+            login_with_password(shared, &email, &password, client_address(parts, shared)).await?;
         shared.basic.put(cache_key, user.id);
         return Ok((user, Credential::Basic));
     }
@@ -310,6 +344,7 @@ impl BasicCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::verify_password;
 
     #[test]
     fn basic_credentials_decode() {

@@ -404,3 +404,155 @@ pub(crate) async fn osmand_report(addr: SocketAddr, unique_id: &str, fix_ms: i64
         .status()
         .as_u16()
 }
+
+/// A store on either backend for tests that must hold on both.
+pub(crate) enum Backend {
+    /// A temporary SQLite file.
+    Sqlite(Db),
+    /// A throwaway PostgreSQL database, dropped at the end.
+    Postgres(PgDatabase),
+}
+
+impl Backend {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    pub(crate) fn config(&self) -> StoreConfig {
+        match self {
+            Backend::Sqlite(db) => db.config(),
+            Backend::Postgres(pg) => StoreConfig {
+                url: pg.url.clone(),
+                read_only: false,
+            },
+        }
+    }
+}
+
+/// SQLite, and PostgreSQL at 127.0.0.1:5432 unless it is unreachable and
+/// `TRACKD_REQUIRE_PG` is not set (then the PostgreSQL half is skipped).
+pub(crate) async fn both_backends() -> Vec<Backend> {
+    let mut backends = vec![Backend::Sqlite(Db::new())];
+    if let Some(pg) = PgDatabase::create_or_skip().await {
+        backends.push(Backend::Postgres(pg));
+    }
+    backends
+}
+
+const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A throwaway PostgreSQL database.
+pub(crate) struct PgDatabase {
+    pub(crate) url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create_or_skip() -> Option<PgDatabase> {
+        use sqlx::Connection as _;
+        let connect = tokio::time::timeout(
+            Duration::from_secs(5),
+            sqlx::PgConnection::connect(PG_ADMIN_URL),
+        )
+        .await;
+        let mut conn = match connect {
+            Ok(Ok(conn)) => conn,
+            failed => {
+                let why = match failed {
+                    Ok(Err(err)) => err.to_string(),
+                    _ => "timeout".to_owned(),
+                };
+                if std::env::var_os("TRACKD_REQUIRE_PG").is_some() {
+                    panic!("postgres required (TRACKD_REQUIRE_PG) but unreachable: {why}");
+                }
+                eprintln!("skipped postgres half: unreachable ({why})");
+                return None;
+            }
+        };
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let name = format!(
+            "trackd_server_test_{}_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Some(PgDatabase {
+            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            name,
+        })
+    }
+
+    /// Drops the database (after the test's connections are closed).
+    pub(crate) async fn drop_database(&self) {
+        use sqlx::Connection as _;
+        if let Ok(mut conn) = sqlx::PgConnection::connect(PG_ADMIN_URL).await {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+}
+
+/// Starts `config` (HTTP API on loopback) over a store opened at `store`,
+/// on a manual clock.
+pub(crate) async fn start_on(
+    store: &StoreConfig,
+    config: ServerConfig,
+) -> (RunningServer, Arc<ManualClock>) {
+    let store = Store::open(store).await.unwrap();
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START_MS)));
+    let config = ServerConfig {
+        http: Some(loopback()),
+        ..config
+    };
+    let server = Server::with_clock(config, store, clock.clone())
+        .start()
+        .await
+        .unwrap();
+    (server, clock)
+}
+
+/// Logs in from a chosen source address (any 127.0.0.0/8 address works on
+/// loopback); returns the status and, on success, the cookie pair.
+pub(crate) async fn login_from(
+    http: SocketAddr,
+    from: std::net::IpAddr,
+    email: &str,
+    password: &str,
+    forwarded_for: Option<&str>,
+) -> (u16, Option<String>, Option<String>) {
+    let client = reqwest::Client::builder()
+        .local_address(from)
+        .build()
+        .unwrap();
+    let mut request = client
+        .post(format!("http://{http}/api/session"))
+        .form(&[("email", email), ("password", password)]);
+    if let Some(forwarded) = forwarded_for {
+        request = request.header("X-Forwarded-For", forwarded);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
+    (status, cookie, retry_after)
+}

@@ -67,6 +67,23 @@ async fn select<D: Db>(db: &mut D, sql: &str, id: i64) -> Result<Vec<Link>, Stor
     Ok(links)
 }
 
+/// Every user that manages `user_id`, directly or through other managers
+/// (cycles end; `user_id` itself excluded), sorted.
+pub(crate) async fn managers_of<D: Db>(
+    db: &mut D,
+    user_id: UserId,
+) -> Result<Vec<UserId>, StoreError> {
+    let sql = "WITH RECURSIVE above(id) AS (
+            SELECT owner_id FROM links WHERE kind = 'user_user' AND property_id = $1
+            UNION
+            SELECT l.owner_id FROM links l JOIN above a ON l.property_id = a.id
+            WHERE l.kind = 'user_user'
+        )
+        SELECT id FROM users WHERE id IN (SELECT id FROM above) AND id <> $1 ORDER BY id";
+    let rows = db.fetch_all(sql, &params![user_id]).await?;
+    rows.iter().map(|row| row.int(0).map(UserId)).collect()
+}
+
 /// Resolves what `user_id` may see; the caller runs it in one snapshot so
 /// the four lists agree.
 pub(crate) async fn permitted<D: Db>(db: &mut D, user_id: UserId) -> Result<Permitted, StoreError> {

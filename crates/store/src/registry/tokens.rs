@@ -130,6 +130,31 @@ pub(crate) async fn delete_token<D: Db>(
     Ok(removed > 0)
 }
 
+/// Deletes every session and API token of `user_id` except the one whose
+/// hash is `keep` (a session or token hash); returns how many.
+pub(crate) async fn revoke_all_but<D: Db>(
+    db: &mut D,
+    user_id: UserId,
+    keep: Option<&str>,
+) -> Result<u64, StoreError> {
+    // Session and token hashes are SHA-256 of distinct random secrets, so
+    // one `keep` hash never matches a row of the other table.
+    let keep = keep.unwrap_or("");
+    let sessions = db
+        .execute(
+            "DELETE FROM sessions WHERE user_id = $1 AND session_hash <> $2",
+            &params![user_id, keep],
+        )
+        .await?;
+    let tokens = db
+        .execute(
+            "DELETE FROM api_tokens WHERE user_id = $1 AND token_hash <> $2",
+            &params![user_id, keep],
+        )
+        .await?;
+    Ok(sessions + tokens)
+}
+
 /// Removes sessions and tokens expired at `now`; returns how many.
 pub(crate) async fn purge_expired<D: Db>(db: &mut D, now: Timestamp) -> Result<u64, StoreError> {
     let sessions = db

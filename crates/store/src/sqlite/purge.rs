@@ -23,8 +23,11 @@ use super::writer::Writer;
 use crate::encoding::decode_records;
 use crate::{Purged, StoreError};
 
-/// Chunks deleted or rewritten per transaction at most.
-const SLICE_CHUNKS: usize = 256;
+/// Chunks deleted or rewritten per statement batch...
+const SLICE_CHUNKS: usize = 32;
+/// ...and the work time after which a slice commits: the delay a waiting
+/// group commit sees (a slice's WAL pages also lengthen the next fsync).
+const SLICE_TIME: std::time::Duration = std::time::Duration::from_millis(4);
 
 /// What a purge job still has to do.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -158,20 +161,23 @@ impl Writer {
         if !job.floors_saved {
             save_floors(&tx, &self.next_seq, job.device)?;
         }
-        let finished = match job.phase {
-            Phase::Dropping => {
-                let dropped = drop_chunks(&tx, job.device, job.before, &mut job.done)?;
-                if dropped < SLICE_CHUNKS {
-                    job.phase = Phase::Trimming;
+        let started = std::time::Instant::now();
+        let mut finished = false;
+        while !finished && started.elapsed() < SLICE_TIME {
+            match job.phase {
+                Phase::Dropping => {
+                    let dropped = drop_chunks(&tx, job.device, job.before, &mut job.done)?;
+                    if dropped < SLICE_CHUNKS {
+                        job.phase = Phase::Trimming;
+                    }
                 }
-                false
+                Phase::Trimming => {
+                    let trimmed = trim_chunks(&tx, job.device, job.before, &mut job.done)?;
+                    finished = trimmed < SLICE_CHUNKS;
+                }
+                Phase::Compacting(_) => break,
             }
-            Phase::Trimming => {
-                let trimmed = trim_chunks(&tx, job.device, job.before, &mut job.done)?;
-                trimmed < SLICE_CHUNKS
-            }
-            Phase::Compacting(_) => false,
-        };
+        }
         tx.commit()?;
         job.floors_saved = true;
         Ok(finished)

@@ -596,3 +596,148 @@ pub(crate) async fn upgrade_from_v1(harness: &Harness) {
     assert_eq!(reopened.devices().await.unwrap().len(), 2);
     reopened.close().await.unwrap();
 }
+
+pub(crate) async fn password_change_ends_other_credentials(harness: &Harness) {
+    let store = harness.open().await;
+    let t = Timestamp::from_millis;
+    let user = store
+        .create_user(user_fields("pw@example.com"), Some("old".into()))
+        .await
+        .unwrap();
+    let other = store
+        .create_user(user_fields("other@example.com"), None)
+        .await
+        .unwrap();
+    for hash in ["s-keep", "s-other"] {
+        store
+            .create_session(user.id, hash, t(10_000))
+            .await
+            .unwrap();
+    }
+    for hash in ["k-one", "k-two"] {
+        store.create_token(user.id, hash, None).await.unwrap();
+    }
+    store
+        .create_session(other.id, "s-stranger", t(10_000))
+        .await
+        .unwrap();
+    store
+        .create_token(other.id, "k-stranger", None)
+        .await
+        .unwrap();
+
+    // The session that changes the password stays; the user's others end.
+    let ended = store
+        .change_password(user.id, "new", Some("s-keep"))
+        .await
+        .unwrap();
+    assert_eq!(ended, 3);
+    assert_eq!(
+        store.user_password_hash(user.id).await.unwrap().as_deref(),
+        Some("new")
+    );
+    assert_eq!(
+        store.user_by_session("s-keep", t(0)).await.unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(store.user_by_session("s-other", t(0)).await.unwrap(), None);
+    assert_eq!(store.user_by_token("k-one", t(0)).await.unwrap(), None);
+    assert_eq!(store.user_by_token("k-two", t(0)).await.unwrap(), None);
+    // Nobody else's credentials are touched.
+    assert!(store
+        .user_by_session("s-stranger", t(0))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .user_by_token("k-stranger", t(0))
+        .await
+        .unwrap()
+        .is_some());
+
+    // A token may be the one kept; with nothing kept, everything ends.
+    store.create_token(user.id, "k-three", None).await.unwrap();
+    store
+        .change_password(user.id, "newer", Some("k-three"))
+        .await
+        .unwrap();
+    assert!(store
+        .user_by_token("k-three", t(0))
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(store.user_by_session("s-keep", t(0)).await.unwrap(), None);
+    assert_eq!(
+        store
+            .change_password(user.id, "newest", None)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.user_by_token("k-three", t(0)).await.unwrap(), None);
+    let missing = store.change_password(9_999.into(), "x", None).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    store.close().await.unwrap();
+}
+
+pub(crate) async fn expired_credentials_are_purged(harness: &Harness) {
+    let store = harness.open().await;
+    let t = Timestamp::from_millis;
+    let user = store
+        .create_user(user_fields("purge@example.com"), None)
+        .await
+        .unwrap();
+    store
+        .create_session(user.id, "s-old", t(1_000))
+        .await
+        .unwrap();
+    store
+        .create_session(user.id, "s-edge", t(2_000))
+        .await
+        .unwrap();
+    store
+        .create_session(user.id, "s-live", t(2_001))
+        .await
+        .unwrap();
+    store
+        .create_token(user.id, "k-old", Some(t(500)))
+        .await
+        .unwrap();
+    store
+        .create_token(user.id, "k-live", Some(t(9_000)))
+        .await
+        .unwrap();
+    store
+        .create_token(user.id, "k-forever", None)
+        .await
+        .unwrap();
+
+    // Nothing has expired before the first expiry.
+    assert_eq!(store.purge_expired_credentials(t(499)).await.unwrap(), 0);
+    // At 2,000 ms: what expires at or before it goes (expired means
+    // `expires <= now`, as the lookups read it).
+    assert_eq!(store.purge_expired_credentials(t(2_000)).await.unwrap(), 3);
+    assert_eq!(store.purge_expired_credentials(t(2_000)).await.unwrap(), 0);
+    // Lookups at an earlier `now` prove the rows are gone, not just expired.
+    for gone in ["s-old", "s-edge"] {
+        assert_eq!(store.user_by_session(gone, t(0)).await.unwrap(), None);
+    }
+    assert_eq!(store.user_by_token("k-old", t(0)).await.unwrap(), None);
+    assert!(store
+        .user_by_session("s-live", t(0))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store.user_by_token("k-live", t(0)).await.unwrap().is_some());
+    // Far in the future only the token without expiry is left.
+    assert_eq!(
+        store.purge_expired_credentials(t(i64::MAX)).await.unwrap(),
+        2
+    );
+    assert!(store
+        .user_by_token("k-forever", t(i64::MAX - 1))
+        .await
+        .unwrap()
+        .is_some());
+    store.close().await.unwrap();
+}

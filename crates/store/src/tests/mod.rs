@@ -198,10 +198,13 @@ macro_rules! store_test_suite {
                 server_settings_round_trip,
                 read_only_store_writes_registry,
                 upgrade_from_v1,
+                password_change_ends_other_credentials,
+                expired_credentials_are_purged,
             );
             store_test_suite!(@tests $harness; permissions:
                 links_idempotent_and_checked,
                 permitted_resolves_groups_and_managers,
+                managers_of_follows_the_tree_upwards,
             );
             store_test_suite!(@tests $harness; registry_seam:
                 registry_schema_written_once,

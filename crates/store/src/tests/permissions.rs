@@ -1,6 +1,6 @@
 //! Contract tests: permission links and their resolution.
 
-use trackd_model::{DeviceId, GeofenceFields, GroupId, Link, Permitted};
+use trackd_model::{DeviceId, GeofenceFields, GroupId, Link, Permitted, UserId};
 
 use super::accounts::{device_fields, group_fields, user_fields};
 use super::Harness;
@@ -255,4 +255,50 @@ pub(crate) async fn permitted_resolves_groups_and_managers(harness: &Harness) {
 fn sorted<T: Ord>(mut ids: Vec<T>) -> Vec<T> {
     ids.sort();
     ids
+}
+
+pub(crate) async fn managers_of_follows_the_tree_upwards(harness: &Harness) {
+    let store = harness.open().await;
+    let mut ids = Vec::new();
+    for name in ["top", "middle", "bottom", "aside", "loop"] {
+        let email = format!("{name}@managers.example");
+        ids.push(
+            store
+                .create_user(super::accounts::user_fields(&email), None)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let [top, middle, bottom, aside, looped] = ids[..] else {
+        unreachable!()
+    };
+    for (manager, managed) in [
+        (top, middle),
+        (middle, bottom),
+        (aside, bottom),
+        (bottom, looped),
+        (looped, top),
+    ] {
+        store
+            .link(Link::UserManagedUser(manager, managed))
+            .await
+            .unwrap();
+    }
+    // A cycle (top > middle > bottom > loop > top) ends; itself excluded.
+    assert_eq!(
+        store.managers_of(bottom).await.unwrap(),
+        sorted(vec![top, middle, aside, looped])
+    );
+    store
+        .unlink(Link::UserManagedUser(looped, top))
+        .await
+        .unwrap();
+    assert_eq!(store.managers_of(top).await.unwrap(), Vec::<UserId>::new());
+    assert_eq!(store.managers_of(middle).await.unwrap(), vec![top]);
+    assert_eq!(
+        store.managers_of(looped).await.unwrap(),
+        sorted(vec![top, middle, bottom, aside])
+    );
+    store.close().await.unwrap();
 }

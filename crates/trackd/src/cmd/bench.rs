@@ -45,6 +45,8 @@ pub(crate) enum BenchCommand {
     Ws(super::bench_ws::WsArgs),
     /// Purge half of a large store while devices keep appending.
     Purge(super::bench_purge::PurgeArgs),
+    /// Memory and the real user's login time under a flood of bad logins.
+    Logins(super::bench_logins::LoginsArgs),
 }
 
 pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -62,6 +64,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
         } => idle(&target, connections, hold, server_pid).await,
         BenchCommand::Ws(args) => super::bench_ws::run(args).await,
         BenchCommand::Purge(args) => super::bench_purge::run(args).await,
+        BenchCommand::Logins(args) => super::bench_logins::run(args).await,
     }
 }
 

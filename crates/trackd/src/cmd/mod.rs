@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod bench;
+mod bench_logins;
 mod bench_purge;
 mod bench_ws;
 pub(crate) mod decode;

@@ -124,13 +124,17 @@ pub(crate) async fn run(command: UserCommand) -> anyhow::Result<()> {
                     .user_by_email(email.trim())
                     .await?
                     .with_context(|| format!("no user {email}"))?;
-                store.set_user_password_hash(user.id, &hash).await?;
-                anyhow::Ok(user)
+                // Its sessions and API tokens end with the old password.
+                let ended = store.change_password(user.id, &hash, None).await?;
+                anyhow::Ok((user, ended))
             }
             .await;
             store.close().await?;
-            let user = result?;
-            println!("password of {} changed", user.email);
+            let (user, ended) = result?;
+            println!(
+                "password of {} changed; {ended} sessions and API tokens ended",
+                user.email
+            );
         }
         UserCommand::List { store } => {
             let store = Store::open(&store.store_config(true)?).await?;

@@ -12,7 +12,7 @@ use super::linked::{direct_links, filter_id, LinkedTo};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{matches_keyword, ApiJson, Params, PathId};
 use crate::api::objects::DeviceDto;
-use crate::auth::Caller;
+use crate::auth::{check_device_room, Caller};
 use crate::server::Shared;
 
 #[utoipa::path(get, path = "/api/devices", tag = "devices", params(("id" = Option<Vec<i64>>, Query, description = "these devices only (then no other filter or paging applies)"), ("uniqueId" = Option<Vec<String>>, Query), ("all" = Option<bool>, Query), ("userId" = Option<i64>, Query, description = "devices linked directly to this user"), ("deviceId" = Option<i64>, Query, description = "devices linked to this device (trackd has no such links: always empty)"), ("keyword" = Option<String>, Query, description = "in name, uniqueId, phone, model or contact"), ("excludeAttributes" = Option<bool>, Query), ("limit" = Option<i32>, Query, description = "page size; 0 or less is everything"), ("offset" = Option<i32>, Query, description = "rows to skip, with a limit")), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [DeviceDto]), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
@@ -126,11 +126,9 @@ pub(crate) async fn create(
             return Err(ApiError::bad("groupId: no such group"));
         }
     }
-    if let Some(count) = caller.scope.device_count() {
-        let limit = caller.user.device_limit;
-        if limit >= 0 && count >= limit as usize {
-            return Err(ApiError::forbidden("device limit reached"));
-        }
+    if !caller.is_admin() {
+        // The caller's device limit and those of every manager above it.
+        check_device_room(&shared, &caller.user, None).await?;
     }
     let device = shared.store.create_device(fields).await?;
     if !caller.is_admin() {

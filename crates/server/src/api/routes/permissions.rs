@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
-use trackd_model::Link;
+use trackd_model::{Link, User, UserId};
 
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::ApiJson;
 use crate::api::objects::PermissionDto;
-use crate::auth::Caller;
+use crate::auth::{check_device_room, check_user_room, Caller};
 use crate::server::Shared;
 
 fn authorize(caller: &Caller, link: Link) -> ApiResult<()> {
@@ -41,6 +41,23 @@ fn authorize(caller: &Caller, link: Link) -> ApiResult<()> {
     Ok(())
 }
 
+/// A link that gives a user one more managed user or device must keep that
+/// user, and every manager above it, within its limits.
+async fn check_limits(shared: &Shared, link: Link) -> ApiResult<()> {
+    let owner_of = async |id: UserId| -> ApiResult<User> {
+        shared.store.user(id).await?.ok_or(ApiError::NotFound)
+    };
+    match link {
+        Link::UserManagedUser(owner, managed) => {
+            check_user_room(shared, &owner_of(owner).await?, Some(managed)).await
+        }
+        Link::UserDevice(owner, device) => {
+            check_device_room(shared, &owner_of(owner).await?, Some(device)).await
+        }
+        _ => Ok(()),
+    }
+}
+
 #[utoipa::path(post, path = "/api/permissions", tag = "permissions", request_body = PermissionDto, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 204, description = "linked"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn create(
     State(shared): State<Arc<Shared>>,
@@ -49,6 +66,9 @@ pub(crate) async fn create(
 ) -> ApiResult<Response> {
     let link = body.link()?;
     authorize(&caller, link)?;
+    if !caller.is_admin() {
+        check_limits(&shared, link).await?;
+    }
     shared.store.link(link).await?;
     Ok(super::deleted())
 }

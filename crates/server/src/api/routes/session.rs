@@ -15,7 +15,7 @@ use trackd_model::{Timestamp, User};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{ApiForm, Params};
 use crate::api::objects::{parse_time, UserDto};
-use crate::auth::{new_secret, secret_hash, Caller, SESSION_COOKIE};
+use crate::auth::{client_ip, new_secret, secret_hash, Caller, SESSION_COOKIE};
 use crate::server::Shared;
 
 /// Sessions last this long.
@@ -42,13 +42,18 @@ async fn start_session(shared: &Shared, user: &User) -> ApiResult<Response> {
     Ok(response)
 }
 
-#[utoipa::path(post, path = "/api/session", tag = "session", request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "logged in; sets the JSESSIONID cookie", body = UserDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 429, description = "too many failed logins", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/session", tag = "session", request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"), responses((status = 200, description = "logged in; sets the JSESSIONID cookie", body = UserDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 429, description = "too many failed logins for this account from this address, or too many logins at once from this address; see Retry-After", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody), (status = 503, description = "too many logins being checked; see Retry-After", body = ErrorBody)))]
 pub(crate) async fn create(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiForm(form): ApiForm<LoginForm>,
 ) -> ApiResult<Response> {
-    let address = Some(peer.ip());
+    let address = Some(client_ip(
+        peer.ip(),
+        &headers,
+        &shared.config.trusted_proxies,
+    ));
     let user = crate::auth::login(&shared, form.email.trim(), &form.password, address).await?;
     start_session(&shared, &user).await
 }
@@ -91,6 +96,8 @@ pub(crate) async fn delete(State(shared): State<Arc<Shared>>, headers: HeaderMap
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 pub(crate) struct TokenForm {
+    /// ISO-8601; without it the token gets the server's default lifetime
+    /// (`token_default_lifetime_days`).
     expiration: Option<String>,
 }
 
@@ -103,7 +110,12 @@ pub(crate) async fn create_token(
 ) -> ApiResult<Response> {
     caller.require_writable()?;
     let expires = match form.expiration.as_deref().map(str::trim) {
-        None | Some("") => None,
+        // Traccar's tokens without an expiration never expire; here they
+        // get the configured default lifetime (if any).
+        None | Some("") => shared.config.token_default_lifetime.map(|lifetime| {
+            let millis = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
+            Timestamp::from_millis(shared.now().as_millis().saturating_add(millis))
+        }),
         Some(text) => {
             let expires = parse_time("expiration", text)?;
             if expires <= shared.now() {

@@ -7,26 +7,29 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
-use trackd_model::{Link, User, UserFields, UserId};
+use trackd_model::{Link, UserId};
 
 use super::linked::{direct_links, filter_id, LinkedTo};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{matches_keyword, ApiJson, Params, PathId};
 use crate::api::objects::UserDto;
-use crate::auth::{hash_password, Caller};
+use crate::auth::{check_grants, check_user_room, Caller, Credential, HashError};
 use crate::server::Shared;
 
-async fn hash(password: &str) -> ApiResult<String> {
+/// Hashes a new password on the server's bounded hashing pool.
+async fn hash(shared: &Shared, password: &str) -> ApiResult<String> {
     if password.chars().count() < 8 || password.len() > 1024 {
         return Err(ApiError::bad("password must be 8 to 1024 characters"));
     }
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || hash_password(&password))
+    shared
+        .hashing
+        .hash(password)
         .await
-        .map_err(|_| ApiError::Internal)?
-        .map_err(|err| {
-            tracing::error!(%err, "password hashing failed");
-            ApiError::Internal
+        .map_err(|err| match err {
+            HashError::Busy => ApiError::Busy {
+                retry_after_secs: 1,
+            },
+            HashError::Failed => ApiError::Internal,
         })
 }
 
@@ -121,17 +124,15 @@ pub(crate) async fn create(
                 "only administrators and managers create users",
             ));
         }
-        let managed = caller.scope.managed_count().unwrap_or(0);
-        if caller.user.user_limit >= 0 && managed >= caller.user.user_limit as usize {
-            return Err(ApiError::forbidden("user limit reached"));
-        }
-        restrict_for_manager(&caller.user, &mut fields);
+        check_grants(&caller.user, None, &mut fields)?;
+        // The caller's limit and those of every manager above it.
+        check_user_room(&shared, &caller.user, None).await?;
     }
     let password = body
         .password
         .as_deref()
         .ok_or_else(|| ApiError::bad("password is required"))?;
-    let hash = hash(password).await?;
+    let hash = hash(&shared, password).await?;
     let user = shared.store.create_user(fields, Some(hash)).await?;
     if !caller.is_admin() {
         shared
@@ -141,20 +142,6 @@ pub(crate) async fn create(
     }
     tracing::info!(by = %caller.user.id, user_id = %user.id, "user created");
     Ok(Json(UserDto::from(&user)))
-}
-
-/// A manager cannot hand out more than it has.
-fn restrict_for_manager(manager: &User, fields: &mut UserFields) {
-    fields.administrator = false;
-    if manager.user_limit >= 0 && (fields.user_limit < 0 || fields.user_limit > manager.user_limit)
-    {
-        fields.user_limit = manager.user_limit;
-    }
-    if manager.device_limit >= 0
-        && (fields.device_limit < 0 || fields.device_limit > manager.device_limit)
-    {
-        fields.device_limit = manager.device_limit;
-    }
 }
 
 #[utoipa::path(put, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UserDto, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = UserDto), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 409, description = "conflicts with an existing object", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
@@ -185,14 +172,33 @@ pub(crate) async fn update(
             fields.device_limit = existing.device_limit;
             fields.user_limit = existing.user_limit;
         } else {
-            restrict_for_manager(&caller.user, &mut fields);
+            check_grants(&caller.user, Some(&existing), &mut fields)?;
         }
     }
+    // Hash first: a busy pool refuses the whole change, not half of it.
+    let new_hash = match body.password.as_deref().filter(|p| !p.is_empty()) {
+        Some(password) => Some(hash(&shared, password).await?),
+        None => None,
+    };
     let user = shared.store.update_user(id, fields).await?;
-    if let Some(password) = body.password.as_deref().filter(|p| !p.is_empty()) {
-        let hash = hash(password).await?;
-        shared.store.set_user_password_hash(id, &hash).await?;
+    if let Some(new_hash) = new_hash {
+        // Every other session and token of the user ends; the credential
+        // making the change stays if it is the user's own session or token
+        // (a Basic caller's old password is void anyway).
+        let keep = match &caller.credential {
+            Credential::Session(hash) | Credential::Token(hash) if id == caller.user.id => {
+                Some(hash.as_str())
+            }
+            _ => None,
+        };
+        let ended = shared.store.change_password(id, &new_hash, keep).await?;
         shared.basic.clear();
+        tracing::info!(
+            by = %caller.user.id,
+            user_id = %id,
+            ended,
+            "password changed; other sessions and tokens ended"
+        );
     }
     Ok(Json(UserDto::from(&user)))
 }
