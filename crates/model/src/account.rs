@@ -1,9 +1,6 @@
 //! Users and their roles.
 
-use crate::{JsonObject, Timestamp};
-
-/// Store-assigned user id.
-pub type UserId = i64;
+use crate::{JsonObject, Timestamp, UserId};
 
 /// A person or integration that logs in. Roles follow Traccar: an
 /// administrator sees everything; a manager (`user_limit != 0`) creates and

@@ -1,11 +1,6 @@
 //! The device registry's types.
 
-use crate::{GroupId, JsonObject, Timestamp};
-
-/// Store-assigned device id; small positive integers (they are packed into
-/// position ids, see [`crate::StoredPosition::id`]). Never reused, not even
-/// after the device is deleted (its positions may outlive it).
-pub type DeviceId = i64;
+use crate::{DeviceId, GroupId, JsonObject, Timestamp};
 
 /// A registered tracker.
 #[derive(Clone, Debug, PartialEq)]

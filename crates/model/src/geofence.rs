@@ -1,9 +1,6 @@
 //! Geofences: named areas in WKT, as Traccar stores them.
 
-use crate::{Geometry, JsonObject};
-
-/// Store-assigned geofence id.
-pub type GeofenceId = i64;
+use crate::{CalendarId, GeofenceId, Geometry, JsonObject};
 
 /// A named area.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,7 +19,7 @@ pub struct Geofence {
     /// validated (such a geofence contains nothing).
     pub geometry: Option<Geometry>,
     /// Calendar restricting when it applies.
-    pub calendar_id: Option<i64>,
+    pub calendar_id: Option<CalendarId>,
     /// Free-form attributes.
     pub attributes: JsonObject,
 }
@@ -37,7 +34,7 @@ pub struct GeofenceFields {
     /// WKT area.
     pub area: String,
     /// Calendar restricting when it applies.
-    pub calendar_id: Option<i64>,
+    pub calendar_id: Option<CalendarId>,
     /// Free-form attributes.
     pub attributes: JsonObject,
 }

@@ -1,9 +1,6 @@
 //! Device groups (a tree).
 
-use crate::JsonObject;
-
-/// Store-assigned group id.
-pub type GroupId = i64;
+use crate::{GroupId, JsonObject};
 
 /// A group of devices; groups nest through `group_id`.
 #[derive(Clone, Debug, PartialEq)]

@@ -13,21 +13,27 @@ mod event;
 mod geofence;
 mod geometry;
 mod group;
+mod id;
 mod json;
 mod permission;
 mod position;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 mod time;
 
-pub use account::{User, UserFields, UserId};
+pub use account::{User, UserFields};
 pub use attributes::{AttrKey, AttrKeyRef, AttrValue, AttrValueRef, Attributes, KnownKey};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use device::{Device, DeviceFields, DeviceId, NewDevice};
-pub use event::{Event, EventId, NewEvent};
-pub use geofence::{Geofence, GeofenceFields, GeofenceId};
+pub use device::{Device, DeviceFields, NewDevice};
+pub use event::{Event, EventKind, NewEvent, UnknownEventKind};
+pub use geofence::{Geofence, GeofenceFields};
 pub use geometry::{
     distance_m, distance_to_segment_m, Geometry, GeometryError, LatLon, DEFAULT_POLYLINE_DISTANCE_M,
 };
-pub use group::{Group, GroupFields, GroupId};
+pub use group::{Group, GroupFields};
+pub use id::{
+    CalendarId, DeviceId, EventId, GeofenceId, GroupId, MaintenanceId, PositionId, UserId,
+};
 pub use json::JsonObject;
 pub use permission::{Link, Permitted};
 pub use position::{Position, Protocol, StoredPosition};

@@ -1,6 +1,6 @@
 //! One located report of a device.
 
-use crate::{Attributes, DeviceId, Timestamp};
+use crate::{Attributes, DeviceId, PositionId, Timestamp};
 
 /// Which wire protocol a position arrived over; decides how its raw
 /// attributes are named at the edge.
@@ -70,9 +70,9 @@ pub struct Position {
 /// A position as read back from the store.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredPosition {
-    /// Position id: `device_id << 32 | per-device sequence number`, so it is
-    /// unique, stable, below 2^53 (safe in JavaScript) and names its device.
-    pub id: i64,
+    /// Position id: `device_id << 32 | per-device sequence number` (see
+    /// [`PositionId`]).
+    pub id: PositionId,
     /// The device it belongs to.
     pub device_id: DeviceId,
     /// The position itself.
@@ -81,12 +81,12 @@ pub struct StoredPosition {
 
 impl StoredPosition {
     /// Builds the position id from its parts.
-    pub fn make_id(device_id: DeviceId, sequence: u32) -> i64 {
-        (device_id << 32) | i64::from(sequence)
+    pub fn make_id(device_id: DeviceId, sequence: u32) -> PositionId {
+        PositionId::from_parts(device_id, sequence)
     }
 
     /// The device a position id belongs to.
-    pub fn device_of_id(id: i64) -> DeviceId {
-        id >> 32
+    pub fn device_of_id(id: PositionId) -> DeviceId {
+        id.device()
     }
 }

@@ -202,7 +202,7 @@ mod tests {
         let bus = LiveBus::default();
         let mut receiver = bus.subscribe();
         bus.publish(LiveUpdate::Positions {
-            device_id: 1,
+            device_id: DeviceId(1),
             positions: Arc::from(Vec::new()),
         });
         let entry = receiver.try_recv().unwrap();

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use trackd_model::{
-    DeviceFields, GeofenceFields, GroupFields, Link, NewEvent, Position, Protocol, Timestamp,
-    UserFields,
+    DeviceFields, EventKind, GeofenceFields, GroupFields, Link, NewEvent, Position, Protocol,
+    Timestamp, UserFields, UserId,
 };
 use trackd_server::auth::hash_password;
 use trackd_server::{RunningServer, Server, ServerConfig};
@@ -37,7 +37,7 @@ struct World {
     b: Org,
 }
 
-async fn user(store: &Store, email: &str, user_limit: i32, readonly: bool) -> i64 {
+async fn user(store: &Store, email: &str, user_limit: i32, readonly: bool) -> UserId {
     let fields = UserFields {
         name: email.into(),
         email: email.into(),
@@ -112,7 +112,7 @@ async fn org(store: &Store, name: &str) -> Org {
     );
     let event = store
         .insert_event(NewEvent {
-            event_type: "deviceOnline".into(),
+            event_type: EventKind::DeviceOnline,
             event_time: Timestamp::from_millis(1_700_000_000_000),
             device_id: device,
             position_id: Some(position),
@@ -127,12 +127,12 @@ async fn org(store: &Store, name: &str) -> Org {
         manager: format!("manager@{name}.test"),
         user: format!("user@{name}.test"),
         readonly: format!("readonly@{name}.test"),
-        user_id: member,
-        device,
-        group,
-        geofence,
-        position,
-        event,
+        user_id: member.get(),
+        device: device.get(),
+        group: group.get(),
+        geofence: geofence.get(),
+        position: position.get(),
+        event: event.get(),
     }
 }
 

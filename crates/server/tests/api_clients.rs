@@ -79,7 +79,7 @@ async fn setup() -> Setup {
         _dir: dir,
         server,
         token,
-        device,
+        device: device.get(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Shapes and query semantics that traccar-web 6.14 and Traccar API clients
 //! rely on, each found by running them against trackd: unset ids as 0,
 //! geofence areas validated, link filters, string ids in permissions,
-//! `limit`/`offset` paging, the time zone list. Real server, real SQLite,
+//! event type names, `limit`/`offset` paging, the time zone list. Real server, real SQLite,
 //! real HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
-use trackd_model::{DeviceFields, GeofenceFields, GroupFields, Link, UserFields};
+use trackd_model::{
+    DeviceFields, DeviceId, EventKind, GeofenceFields, GeofenceId, GroupFields, GroupId,
+    JsonObject, Link, NewEvent, PositionId, Timestamp, UserFields, UserId,
+};
 use trackd_server::auth::hash_password;
 use trackd_server::{RunningServer, Server, ServerConfig};
 use trackd_store::{Store, StoreConfig};
@@ -50,7 +53,7 @@ impl Harness {
         format!("http://{}{path}", self.server.http.unwrap())
     }
 
-    async fn user(&self, email: &str, administrator: bool, user_limit: i32) -> i64 {
+    async fn user(&self, email: &str, administrator: bool, user_limit: i32) -> UserId {
         let fields = UserFields {
             name: email.into(),
             email: email.into(),
@@ -63,7 +66,7 @@ impl Harness {
         self.store.create_user(fields, Some(hash)).await.unwrap().id
     }
 
-    async fn device(&self, name: &str, group_id: Option<i64>) -> i64 {
+    async fn device(&self, name: &str, group_id: Option<GroupId>) -> DeviceId {
         let fields = DeviceFields {
             name: name.into(),
             unique_id: format!("{name}-imei"),
@@ -73,7 +76,7 @@ impl Harness {
         self.store.create_device(fields).await.unwrap().id
     }
 
-    async fn group(&self, name: &str) -> i64 {
+    async fn group(&self, name: &str) -> GroupId {
         let fields = GroupFields {
             name: name.into(),
             ..GroupFields::default()
@@ -81,7 +84,7 @@ impl Harness {
         self.store.create_group(fields).await.unwrap().id
     }
 
-    async fn geofence(&self, name: &str) -> i64 {
+    async fn geofence(&self, name: &str) -> GeofenceId {
         let fields = GeofenceFields {
             name: name.into(),
             area: "CIRCLE (54.7 25.3, 200)".into(),
@@ -221,7 +224,7 @@ async fn geofence_area_is_parsed_when_written() {
         assert_eq!(body["area"], json!(area));
         let stored = h
             .store
-            .geofence(body["id"].as_i64().unwrap())
+            .geofence(GeofenceId(body["id"].as_i64().unwrap()))
             .await
             .unwrap()
             .unwrap();
@@ -306,15 +309,15 @@ async fn links(h: &Harness) -> Links {
     h.link(Link::UserDevice(managed_by_managed, device_direct))
         .await;
     Links {
-        user,
-        managed,
-        managed_by_managed,
-        group,
-        device_in_group,
-        device_direct,
-        fence_of_user,
-        fence_of_device,
-        fence_of_group,
+        user: user.get(),
+        managed: managed.get(),
+        managed_by_managed: managed_by_managed.get(),
+        group: group.get(),
+        device_in_group: device_in_group.get(),
+        device_direct: device_direct.get(),
+        fence_of_user: fence_of_user.get(),
+        fence_of_device: fence_of_device.get(),
+        fence_of_group: fence_of_group.get(),
     }
 }
 
@@ -413,7 +416,7 @@ async fn link_filters_stay_within_the_callers_scope() {
         outsider
             .ids(&format!("/api/devices?userId={stranger}"))
             .await,
-        vec![own_device]
+        vec![own_device.get()]
     );
 
     // The user sees the grouped device (through its group) but not the
@@ -438,8 +441,8 @@ async fn link_filters_stay_within_the_callers_scope() {
 #[tokio::test]
 async fn permissions_accept_ids_as_strings() {
     let h = harness().await;
-    let user = h.user("user@example.com", false, 0).await;
-    let device = h.device("van", None).await;
+    let user = h.user("user@example.com", false, 0).await.get();
+    let device = h.device("van", None).await.get();
     let admin = h.login("admin@example.com").await;
 
     // What traccar-web's connection pages send: the page's id as a string.
@@ -606,4 +609,70 @@ async fn server_timezones_lists_iana_names() {
     ] {
         assert!(zones.contains(&zone), "{zone} missing");
     }
+}
+
+#[tokio::test]
+async fn event_reports_speak_traccar_type_names() {
+    let h = harness().await;
+    let device = h.device("van", None).await;
+    for (kind, t) in [
+        (EventKind::DeviceOnline, 1_000),
+        (EventKind::GeofenceEnter, 2_000),
+        (EventKind::Alarm, 3_000),
+    ] {
+        h.store
+            .insert_event(NewEvent {
+                event_type: kind,
+                event_time: Timestamp::from_millis(1_700_000_000_000 + t),
+                device_id: device,
+                position_id: Some(PositionId::from_parts(device, 0)),
+                geofence_id: None,
+                maintenance_id: None,
+                attributes: JsonObject::default(),
+            })
+            .await
+            .unwrap();
+    }
+    let admin = h.login("admin@example.com").await;
+    let report = |types: &str| {
+        format!(
+            "/api/reports/events?deviceId={device}&from=2000-01-01T00:00:00Z\
+             &to=2100-01-01T00:00:00Z{types}"
+        )
+    };
+    let names = |events: &Value| -> Vec<String> {
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| event["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let all = admin.get(&report("")).await;
+    assert_eq!(names(&all), ["deviceOnline", "geofenceEnter", "alarm"]);
+    // Unset ids are 0, a set one is the plain number.
+    assert_eq!(all[0]["geofenceId"], json!(0), "{all}");
+    assert_eq!(all[0]["maintenanceId"], json!(0), "{all}");
+    assert_eq!(all[0]["deviceId"], json!(device.get()), "{all}");
+    assert_eq!(all[0]["positionId"], json!(device.get() << 32), "{all}");
+    let one = admin.get(&format!("/api/events/{}", all[2]["id"])).await;
+    assert_eq!(one["type"], json!("alarm"), "{one}");
+
+    let filtered = admin.get(&report("&type=alarm&type=geofenceEnter")).await;
+    assert_eq!(names(&filtered), ["geofenceEnter", "alarm"]);
+    // `allEvents` is Traccar's "no filter".
+    let everything = admin.get(&report("&type=allEvents")).await;
+    assert_eq!(names(&everything), names(&all));
+
+    let (status, body) = admin
+        .call(
+            Method::GET,
+            &report("&type=alarm&type=deviceTeleported"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("\"deviceTeleported\""), "{error}");
 }

@@ -44,7 +44,7 @@ async fn user_with_device(store: &Store, name: &str, imei: &str) -> i64 {
         .link(Link::UserDevice(user.id, device.id))
         .await
         .unwrap();
-    device.id
+    device.id.get()
 }
 
 async fn report(teltonika: SocketAddr, imei: &str, timestamp_ms: u64) {
@@ -198,7 +198,8 @@ async fn a_device_unlinked_while_connected_is_no_longer_pushed() {
         .await
         .unwrap()
         .unwrap()
-        .id;
+        .id
+        .get();
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let config = ServerConfig {
         http: Some(loopback),

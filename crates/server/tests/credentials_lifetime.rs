@@ -12,7 +12,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 use support::{api, create_user, Env, MUST, START_MS};
-use trackd_model::Timestamp;
+use trackd_model::{Timestamp, UserId};
 use trackd_server::auth::secret_hash;
 use trackd_server::ServerConfig;
 
@@ -52,7 +52,7 @@ async fn with_cookie(http: SocketAddr, cookie: &str) -> u16 {
     api(http, cookie, Method::GET, "/api/devices", None).await.0
 }
 
-async fn change_password(http: SocketAddr, cookie: &str, user_id: i64, password: &str) -> u16 {
+async fn change_password(http: SocketAddr, cookie: &str, user_id: UserId, password: &str) -> u16 {
     let path = format!("/api/users/{user_id}");
     let (status, mut user) = api(http, cookie, Method::GET, &path, None).await;
     assert_eq!(status, 200);

@@ -56,6 +56,7 @@ async fn world() -> World {
                 .unwrap()
                 .unwrap()
                 .id
+                .get()
         }
     };
     let (tcp, udp, http) = (id(TCP_IMEI).await, id(UDP_IMEI).await, id(HTTP_ID).await);

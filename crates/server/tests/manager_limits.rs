@@ -10,12 +10,12 @@ mod support;
 use reqwest::Method;
 use serde_json::{json, Value};
 use support::{api, Env, PASSWORD};
-use trackd_model::{Link, UserFields};
+use trackd_model::{Link, UserFields, UserId};
 use trackd_server::auth::hash_password;
 use trackd_server::ServerConfig;
 use trackd_store::Store;
 
-async fn user(store: &Store, email: &str, user_limit: i32, device_limit: i32) -> i64 {
+async fn user(store: &Store, email: &str, user_limit: i32, device_limit: i32) -> UserId {
     store
         .create_user(
             UserFields {
@@ -32,7 +32,7 @@ async fn user(store: &Store, email: &str, user_limit: i32, device_limit: i32) ->
         .id
 }
 
-async fn manages(store: &Store, manager: i64, managed: i64) {
+async fn manages(store: &Store, manager: UserId, managed: UserId) {
     store
         .link(Link::UserManagedUser(manager, managed))
         .await
@@ -251,7 +251,8 @@ async fn linking_cannot_push_a_user_over_its_limits() {
         .await
         .unwrap()
         .unwrap()
-        .id;
+        .id
+        .get();
     let link = |device: i64| json!({ "userId": small, "deviceId": device });
     let (status, _) = post(&env, &cookie, "/api/permissions", link(ids[0])).await;
     assert_eq!(status, 204);

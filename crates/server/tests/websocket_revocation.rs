@@ -89,18 +89,25 @@ async fn world(auth: Auth) -> World {
     })
     .await;
     let store = env.store();
-    let user_id = store.user_by_email(USER).await.unwrap().unwrap().id;
+    let user_id = store.user_by_email(USER).await.unwrap().unwrap().id.get();
     let mut devices = [0; 3];
     for (slot, imei) in devices.iter_mut().zip([IMEI_1, IMEI_2, IMEI_GROUP]) {
-        *slot = store.device_by_unique_id(imei).await.unwrap().unwrap().id;
+        *slot = store
+            .device_by_unique_id(imei)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .get();
     }
     let group_id = store
-        .device(devices[2])
+        .device(devices[2].into())
         .await
         .unwrap()
         .unwrap()
         .group_id
-        .unwrap();
+        .unwrap()
+        .get();
     let admin = env.login(ADMIN).await;
     let user_cookie = env.login(USER).await;
     let mut token = None;

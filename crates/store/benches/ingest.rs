@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use trackd_model::{
-    AttrKey, AttrValue, Attributes, KnownKey, NewDevice, Position, Protocol, Timestamp,
+    AttrKey, AttrValue, Attributes, DeviceId, KnownKey, NewDevice, Position, Protocol, Timestamp,
 };
 use trackd_store::{Store, StoreConfig};
 
@@ -88,7 +88,7 @@ struct Outcome {
 /// their ACKs come back.
 async fn ingest(
     store: &Store,
-    devices: &[i64],
+    devices: &[DeviceId],
     n_packets: usize,
     per_packet: usize,
     rate: usize,

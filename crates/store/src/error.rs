@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use trackd_model::{DeviceId, UnknownEventKind};
+
 /// Why a store operation failed.
 ///
 /// Cloneable so one failed group commit can be reported to every waiter.
@@ -30,7 +32,7 @@ pub enum StoreError {
     InvalidConfig(String),
     /// A device ran out of position sequence numbers (2^32 per device).
     #[error("position sequence exhausted for device {0}")]
-    SequenceExhausted(i64),
+    SequenceExhausted(DeviceId),
     /// The schema was written by a newer trackd.
     #[error("database schema version {found} is newer than supported version {supported}")]
     SchemaTooNew {
@@ -70,6 +72,12 @@ impl From<crate::encoding::CodecError> for StoreError {
 
 impl From<rusqlite::types::FromSqlError> for StoreError {
     fn from(error: rusqlite::types::FromSqlError) -> Self {
+        StoreError::Corrupt(error.to_string())
+    }
+}
+
+impl From<UnknownEventKind> for StoreError {
+    fn from(error: UnknownEventKind) -> Self {
         StoreError::Corrupt(error.to_string())
     }
 }

@@ -26,7 +26,8 @@ mod tests;
 use std::sync::Arc;
 
 use trackd_model::{
-    Device, DeviceId, Event, EventId, NewDevice, NewEvent, Position, StoredPosition, Timestamp,
+    Device, DeviceId, Event, EventId, NewDevice, NewEvent, Position, PositionId, StoredPosition,
+    Timestamp,
 };
 
 pub use error::StoreError;
@@ -146,7 +147,7 @@ impl Store {
         &self,
         device_id: DeviceId,
         positions: Vec<Position>,
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<Vec<PositionId>, StoreError> {
         Ok(self
             .append_with(device_id, positions, Vec::new())
             .await?
@@ -224,7 +225,10 @@ impl Store {
     }
 
     /// The position with this id (`device_id << 32 | sequence`), if stored.
-    pub async fn position_by_id(&self, id: i64) -> Result<Option<StoredPosition>, StoreError> {
+    pub async fn position_by_id(
+        &self,
+        id: PositionId,
+    ) -> Result<Option<StoredPosition>, StoreError> {
         dispatch!(self.position_by_id(id))
     }
 
@@ -276,13 +280,13 @@ pub struct BatchEvent {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Appended {
     /// The records' ids, in input order (see [`Store::append_positions`]).
-    pub ids: Vec<i64>,
+    pub ids: Vec<PositionId>,
     /// The stored events, in input order.
     pub events: Vec<Event>,
 }
 
 /// The stored form of a batch event once its id and its record's id are known.
-pub(crate) fn stored_event(id: EventId, event: BatchEvent, ids: &[i64]) -> Event {
+pub(crate) fn stored_event(id: EventId, event: BatchEvent, ids: &[PositionId]) -> Event {
     let NewEvent {
         event_type,
         event_time,
@@ -307,9 +311,9 @@ pub(crate) fn stored_event(id: EventId, event: BatchEvent, ids: &[i64]) -> Event
 /// The position id an event refers to: its batch record's, else its own.
 pub(crate) fn event_position_id(
     index: Option<usize>,
-    own: Option<i64>,
-    ids: &[i64],
-) -> Option<i64> {
+    own: Option<PositionId>,
+    ids: &[PositionId],
+) -> Option<PositionId> {
     index.and_then(|index| ids.get(index).copied()).or(own)
 }
 

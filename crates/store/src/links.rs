@@ -2,7 +2,7 @@
 //! to a row of the generic `links (kind, owner_id, property_id)` table, and
 //! the SQL shared by both backends (it differs only in the placeholder).
 
-use trackd_model::Link;
+use trackd_model::{DeviceId, GeofenceId, GroupId, Link, UserId};
 
 use crate::StoreError;
 
@@ -47,12 +47,12 @@ pub(crate) struct LinkRow {
 
 pub(crate) fn to_row(link: Link) -> LinkRow {
     let (index, owner, property) = match link {
-        Link::UserDevice(a, b) => (0, a, b),
-        Link::UserGroup(a, b) => (1, a, b),
-        Link::UserGeofence(a, b) => (2, a, b),
-        Link::UserManagedUser(a, b) => (3, a, b),
-        Link::DeviceGeofence(a, b) => (4, a, b),
-        Link::GroupGeofence(a, b) => (5, a, b),
+        Link::UserDevice(a, b) => (0, a.get(), b.get()),
+        Link::UserGroup(a, b) => (1, a.get(), b.get()),
+        Link::UserGeofence(a, b) => (2, a.get(), b.get()),
+        Link::UserManagedUser(a, b) => (3, a.get(), b.get()),
+        Link::DeviceGeofence(a, b) => (4, a.get(), b.get()),
+        Link::GroupGeofence(a, b) => (5, a.get(), b.get()),
     };
     let (kind, owner_table, property_table) = KINDS[index];
     LinkRow {
@@ -64,12 +64,12 @@ pub(crate) fn to_row(link: Link) -> LinkRow {
 
 pub(crate) fn from_row(kind: &str, owner: i64, property: i64) -> Result<Link, StoreError> {
     Ok(match kind {
-        "user_device" => Link::UserDevice(owner, property),
-        "user_group" => Link::UserGroup(owner, property),
-        "user_geofence" => Link::UserGeofence(owner, property),
-        "user_user" => Link::UserManagedUser(owner, property),
-        "device_geofence" => Link::DeviceGeofence(owner, property),
-        "group_geofence" => Link::GroupGeofence(owner, property),
+        "user_device" => Link::UserDevice(UserId(owner), DeviceId(property)),
+        "user_group" => Link::UserGroup(UserId(owner), GroupId(property)),
+        "user_geofence" => Link::UserGeofence(UserId(owner), GeofenceId(property)),
+        "user_user" => Link::UserManagedUser(UserId(owner), UserId(property)),
+        "device_geofence" => Link::DeviceGeofence(DeviceId(owner), GeofenceId(property)),
+        "group_geofence" => Link::GroupGeofence(GroupId(owner), GeofenceId(property)),
         other => return Err(StoreError::Corrupt(format!("unknown link kind {other}"))),
     })
 }

@@ -44,9 +44,9 @@ mod tokens;
 mod users;
 
 use trackd_model::{
-    Device, DeviceFields, DeviceId, Event, EventId, Geofence, GeofenceFields, GeofenceId, Group,
-    GroupFields, GroupId, JsonObject, Link, NewEvent, Permitted, Timestamp, User, UserFields,
-    UserId,
+    Device, DeviceFields, DeviceId, Event, EventId, EventKind, Geofence, GeofenceFields,
+    GeofenceId, Group, GroupFields, GroupId, JsonObject, Link, NewEvent, Permitted, Timestamp,
+    User, UserFields, UserId,
 };
 
 use crate::links::Table;
@@ -308,7 +308,7 @@ impl Store {
     pub async fn events(
         &self,
         device_ids: &[DeviceId],
-        types: Option<&[String]>,
+        types: Option<&[EventKind]>,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Event>, StoreError> {

@@ -1,7 +1,7 @@
 //! Who read whose data (the tamper-evident audit log of issue 6/8).
 //! A no-op for now: the calls are in place, the log is not.
 
-use trackd_model::{DeviceId, EventId, Timestamp};
+use trackd_model::{DeviceId, EventId, PositionId, Timestamp};
 
 use super::Viewer;
 
@@ -27,7 +27,7 @@ pub enum Read {
         /// Whose.
         device_id: DeviceId,
         /// Which.
-        id: i64,
+        id: PositionId,
     },
     /// One event by id.
     Event {

@@ -14,7 +14,7 @@ mod viewer;
 
 use std::sync::Arc;
 
-use trackd_model::{DeviceId, Event, EventId, StoredPosition, Timestamp};
+use trackd_model::{DeviceId, Event, EventId, EventKind, PositionId, StoredPosition, Timestamp};
 use trackd_store::{Store, StoreError};
 
 pub use audit::{AuditHook, Read};
@@ -95,7 +95,7 @@ impl Access {
     pub async fn position(
         &self,
         viewer: &Viewer,
-        id: i64,
+        id: PositionId,
     ) -> Result<Option<StoredPosition>, StoreError> {
         let device_id = StoredPosition::device_of_id(id);
         if !viewer.scope.device(device_id) {
@@ -135,7 +135,7 @@ impl Access {
         &self,
         viewer: &Viewer,
         devices: &[DeviceId],
-        types: Option<&[String]>,
+        types: Option<&[EventKind]>,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Option<Vec<Event>>, StoreError> {
@@ -164,7 +164,7 @@ impl Access {
     pub(crate) async fn latest_reference(
         &self,
         device_id: DeviceId,
-    ) -> Result<Option<(Timestamp, i64)>, StoreError> {
+    ) -> Result<Option<(Timestamp, PositionId)>, StoreError> {
         let latest = self.store.latest_position(device_id).await?;
         Ok(latest.map(|p| (p.position.server_time, p.id)))
     }

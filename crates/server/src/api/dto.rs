@@ -100,8 +100,8 @@ impl PositionDto {
     /// A stored position.
     pub fn stored(stored: &StoredPosition) -> Self {
         let mut dto = PositionDto::decoded(&stored.position, None);
-        dto.id = Some(stored.id);
-        dto.device_id = Some(stored.device_id);
+        dto.id = Some(stored.id.get());
+        dto.device_id = Some(stored.device_id.get());
         dto.server_time = Some(iso8601(stored.position.server_time));
         dto
     }

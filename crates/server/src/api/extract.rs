@@ -106,15 +106,15 @@ pub(crate) fn query_has_nul(query: &str) -> bool {
     form_has_nul(query.as_bytes())
 }
 
-/// A numeric path id.
-pub(crate) struct PathId(pub(crate) i64);
+/// A numeric path id, typed (`PathId<DeviceId>`).
+pub(crate) struct PathId<T>(pub(crate) T);
 
-impl<S: Send + Sync> FromRequestParts<S> for PathId {
+impl<S: Send + Sync, T: From<i64>> FromRequestParts<S> for PathId<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
         match axum::extract::Path::<i64>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(id)) => Ok(PathId(id)),
+            Ok(axum::extract::Path(id)) => Ok(PathId(T::from(id))),
             Err(_) => Err(ApiError::bad("id in the path must be an integer")),
         }
     }
@@ -147,20 +147,21 @@ impl Params {
     }
 
     /// Every value of `key`, parsed as ids.
-    pub(crate) fn ids(&self, key: &str) -> ApiResult<Vec<i64>> {
+    pub(crate) fn ids<T: From<i64>>(&self, key: &str) -> ApiResult<Vec<T>> {
         self.0
             .iter()
             .filter(|(k, _)| k == key)
             .map(|(_, v)| {
                 v.trim()
                     .parse::<i64>()
+                    .map(T::from)
                     .map_err(|_| ApiError::bad(format!("{key}: {v:?} is not an integer id")))
             })
             .collect()
     }
 
     /// One optional id.
-    pub(crate) fn id(&self, key: &str) -> ApiResult<Option<i64>> {
+    pub(crate) fn id<T: From<i64>>(&self, key: &str) -> ApiResult<Option<T>> {
         Ok(self.ids(key)?.into_iter().next())
     }
 

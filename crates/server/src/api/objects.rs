@@ -6,8 +6,9 @@ use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use trackd_model::{
-    Device, DeviceFields, Event, Geofence, GeofenceFields, Geometry, Group, GroupFields,
-    JsonObject, Link, Timestamp, User, UserFields,
+    CalendarId, Device, DeviceFields, DeviceId, Event, Geofence, GeofenceFields, GeofenceId,
+    Geometry, Group, GroupFields, GroupId, JsonObject, Link, MaintenanceId, PositionId, Timestamp,
+    User, UserFields, UserId,
 };
 
 use super::dto::iso8601;
@@ -133,7 +134,7 @@ impl Default for UserDto {
 impl From<&User> for UserDto {
     fn from(user: &User) -> Self {
         UserDto {
-            id: user.id,
+            id: user.id.get(),
             name: user.name.clone(),
             email: user.email.clone(),
             phone: user.phone.clone(),
@@ -220,7 +221,7 @@ pub struct DeviceState {
     /// Receive time of the latest position.
     pub last_update: Option<Timestamp>,
     /// Id of the latest position.
-    pub position_id: Option<i64>,
+    pub position_id: Option<PositionId>,
 }
 
 impl DeviceDto {
@@ -228,14 +229,14 @@ impl DeviceDto {
     pub fn new(device: &Device, state: DeviceState) -> Self {
         let status = state.status;
         DeviceDto {
-            id: device.id,
+            id: device.id.get(),
             name: device.name.clone(),
             unique_id: device.unique_id.clone(),
             status: status.to_owned(),
             disabled: device.disabled,
             last_update: state.last_update.map(iso8601),
-            position_id: state.position_id.unwrap_or(0),
-            group_id: device.group_id.unwrap_or(0),
+            position_id: state.position_id.map_or(0, PositionId::get),
+            group_id: device.group_id.map_or(0, GroupId::get),
             phone: device.phone.clone(),
             model: device.model.clone(),
             contact: device.contact.clone(),
@@ -251,7 +252,7 @@ impl DeviceDto {
         Ok(DeviceFields {
             name: non_empty("name", &self.name, 128)?,
             unique_id: non_empty("uniqueId", &self.unique_id, 64)?,
-            group_id: ids::unset_if_zero(self.group_id),
+            group_id: ids::unset_if_zero(self.group_id).map(GroupId),
             phone: optional_text("phone", &self.phone, 64)?,
             model: optional_text("model", &self.model, 128)?,
             contact: optional_text("contact", &self.contact, 512)?,
@@ -279,9 +280,9 @@ pub struct GroupDto {
 impl From<&Group> for GroupDto {
     fn from(group: &Group) -> Self {
         GroupDto {
-            id: group.id,
+            id: group.id.get(),
             name: group.name.clone(),
-            group_id: group.group_id.unwrap_or(0),
+            group_id: group.group_id.map_or(0, GroupId::get),
             attributes: attributes_out(&group.attributes),
         }
     }
@@ -292,7 +293,7 @@ impl GroupDto {
     pub fn fields(&self) -> ApiResult<GroupFields> {
         Ok(GroupFields {
             name: non_empty("name", &self.name, 128)?,
-            group_id: ids::unset_if_zero(self.group_id),
+            group_id: ids::unset_if_zero(self.group_id).map(GroupId),
             attributes: attributes_in(&self.attributes),
         })
     }
@@ -316,11 +317,11 @@ pub struct GeofenceDto {
 impl From<&Geofence> for GeofenceDto {
     fn from(geofence: &Geofence) -> Self {
         GeofenceDto {
-            id: geofence.id,
+            id: geofence.id.get(),
             name: geofence.name.clone(),
             description: geofence.description.clone(),
             area: geofence.area.clone(),
-            calendar_id: geofence.calendar_id.unwrap_or(0),
+            calendar_id: geofence.calendar_id.map_or(0, CalendarId::get),
             attributes: attributes_out(&geofence.attributes),
         }
     }
@@ -335,7 +336,7 @@ impl GeofenceDto {
             name: non_empty("name", &self.name, 128)?,
             description: optional_text("description", &self.description, 512)?,
             area,
-            calendar_id: ids::unset_if_zero(self.calendar_id),
+            calendar_id: ids::unset_if_zero(self.calendar_id).map(CalendarId),
             attributes: attributes_in(&self.attributes),
         })
     }
@@ -360,13 +361,13 @@ pub struct EventDto {
 impl From<&Event> for EventDto {
     fn from(event: &Event) -> Self {
         EventDto {
-            id: event.id,
-            event_type: event.event_type.clone(),
+            id: event.id.get(),
+            event_type: event.event_type.as_str().to_owned(),
             event_time: iso8601(event.event_time),
-            device_id: event.device_id,
-            position_id: event.position_id.unwrap_or(0),
-            geofence_id: event.geofence_id.unwrap_or(0),
-            maintenance_id: event.maintenance_id.unwrap_or(0),
+            device_id: event.device_id.get(),
+            position_id: event.position_id.map_or(0, PositionId::get),
+            geofence_id: event.geofence_id.map_or(0, GeofenceId::get),
+            maintenance_id: event.maintenance_id.map_or(0, MaintenanceId::get),
             attributes: attributes_out(&event.attributes),
         }
     }
@@ -400,12 +401,12 @@ impl PermissionDto {
             self.geofence_id,
             self.managed_user_id,
         ) {
-            (Some(u), Some(d), None, None, None) => Link::UserDevice(u, d),
-            (Some(u), None, Some(g), None, None) => Link::UserGroup(u, g),
-            (Some(u), None, None, Some(f), None) => Link::UserGeofence(u, f),
-            (Some(u), None, None, None, Some(m)) => Link::UserManagedUser(u, m),
-            (None, Some(d), None, Some(f), None) => Link::DeviceGeofence(d, f),
-            (None, None, Some(g), Some(f), None) => Link::GroupGeofence(g, f),
+            (Some(u), Some(d), None, None, None) => Link::UserDevice(UserId(u), DeviceId(d)),
+            (Some(u), None, Some(g), None, None) => Link::UserGroup(UserId(u), GroupId(g)),
+            (Some(u), None, None, Some(f), None) => Link::UserGeofence(UserId(u), GeofenceId(f)),
+            (Some(u), None, None, None, Some(m)) => Link::UserManagedUser(UserId(u), UserId(m)),
+            (None, Some(d), None, Some(f), None) => Link::DeviceGeofence(DeviceId(d), GeofenceId(f)),
+            (None, None, Some(g), Some(f), None) => Link::GroupGeofence(GroupId(g), GeofenceId(f)),
             _ => {
                 return Err(ApiError::bad(
                     "permission: give exactly two of userId, deviceId, groupId, geofenceId, managedUserId in a supported pair",

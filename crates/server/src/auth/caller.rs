@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use trackd_model::{Timestamp, User};
+use trackd_model::{Timestamp, User, UserId};
 
 use super::rate_limit::Refusal;
 use super::{client_ip, secret_hash, HashError, Scope};
@@ -47,7 +47,7 @@ pub enum Credential {
 
 /// A fingerprint of a user's stored password hash: when it changes, the
 /// password changed.
-pub(crate) async fn password_stamp(shared: &Shared, user_id: i64) -> ApiResult<String> {
+pub(crate) async fn password_stamp(shared: &Shared, user_id: UserId) -> ApiResult<String> {
     let hash = shared.store.user_password_hash(user_id).await?;
     Ok(secret_hash(hash.as_deref().unwrap_or_default()))
 }
@@ -314,17 +314,17 @@ impl OptionalFromRequestParts<Arc<Shared>> for Caller {
 /// Remembers verified Basic credentials for a short time.
 #[derive(Default)]
 pub(crate) struct BasicCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, (i64, Instant)>>,
+    entries: std::sync::Mutex<std::collections::HashMap<String, (UserId, Instant)>>,
 }
 
 impl BasicCache {
-    pub(crate) fn get(&self, key: &str, ttl: Duration) -> Option<i64> {
+    pub(crate) fn get(&self, key: &str, ttl: Duration) -> Option<UserId> {
         let entries = self.entries.lock().ok()?;
         let (user_id, at) = entries.get(key)?;
         (at.elapsed() < ttl).then_some(*user_id)
     }
 
-    pub(crate) fn put(&self, key: String, user_id: i64) {
+    pub(crate) fn put(&self, key: String, user_id: UserId) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() > 10_000 {
                 entries.clear();

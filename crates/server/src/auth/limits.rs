@@ -129,7 +129,7 @@ mod tests {
 
     fn manager(device_limit: i32) -> User {
         User {
-            id: 1,
+            id: UserId(1),
             name: "m".into(),
             email: "m@example.com".into(),
             phone: None,
@@ -202,7 +202,7 @@ mod tests {
     fn a_manager_keeps_what_an_administrator_set_but_cannot_lift_it() {
         let m = manager(10);
         let mut before = manager(50);
-        before.id = 2;
+        before.id = UserId(2);
         before.readonly = true;
         before.user_limit = 3;
         // The same values sent back (a client saving the whole object) pass.

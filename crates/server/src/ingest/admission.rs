@@ -50,7 +50,7 @@ impl Registry {
                     Ok(device) => {
                         tracing::info!(
                             unique_id,
-                            device_id = device.id,
+                            device_id = %device.id,
                             "registered unknown device"
                         );
                         device

@@ -116,7 +116,7 @@ impl<P: Processor> Ingest<P> {
             .collect();
         if fresh.len() < received {
             tracing::debug!(
-                device_id,
+                %device_id,
                 duplicates = received - fresh.len(),
                 "resent records already stored"
             );

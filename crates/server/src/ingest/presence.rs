@@ -144,20 +144,23 @@ mod tests {
     fn stream_devices_go_offline_at_once_datagram_devices_unknown_after_the_timeout() {
         let presence = Presence::new(1000);
         let t = Timestamp::from_millis;
-        assert!(presence.connected(1, t(0)));
+        assert!(presence.connected(DeviceId(1), t(0)));
         assert!(
-            !presence.connected(1, t(0)),
+            !presence.connected(DeviceId(1), t(0)),
             "second connection changes nothing"
         );
-        assert!(!presence.disconnected(1, t(1)), "one connection still open");
-        assert!(presence.disconnected(1, t(2)));
-        assert_eq!(presence.status(1, t(2)), DeviceStatus::Offline);
+        assert!(
+            !presence.disconnected(DeviceId(1), t(1)),
+            "one connection still open"
+        );
+        assert!(presence.disconnected(DeviceId(1), t(2)));
+        assert_eq!(presence.status(DeviceId(1), t(2)), DeviceStatus::Offline);
 
-        assert!(presence.heard(2, t(0)));
-        assert_eq!(presence.status(2, t(999)), DeviceStatus::Online);
+        assert!(presence.heard(DeviceId(2), t(0)));
+        assert_eq!(presence.status(DeviceId(2), t(999)), DeviceStatus::Online);
         assert!(presence.sweep(t(999)).is_empty());
-        assert_eq!(presence.sweep(t(1000)), vec![2]);
-        assert_eq!(presence.status(2, t(1000)), DeviceStatus::Unknown);
+        assert_eq!(presence.sweep(t(1000)), vec![DeviceId(2)]);
+        assert_eq!(presence.status(DeviceId(2), t(1000)), DeviceStatus::Unknown);
         assert!(presence.sweep(t(5000)).is_empty(), "reported once");
     }
 }

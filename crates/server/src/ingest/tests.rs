@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use trackd_model::{JsonObject, NewDevice, NewEvent, Position, Timestamp};
+use trackd_model::{DeviceId, EventKind, JsonObject, NewDevice, NewEvent, Position, Timestamp};
 use trackd_store::{BatchEvent, Store, StoreConfig};
 
 use super::{Ingest, Processor};
@@ -21,7 +21,7 @@ impl Processor for Counting {
     fn process(
         &self,
         state: &mut u64,
-        device_id: i64,
+        device_id: DeviceId,
         records: &mut [Position],
     ) -> Vec<BatchEvent> {
         self.seen.fetch_add(records.len(), Ordering::SeqCst);
@@ -29,7 +29,7 @@ impl Processor for Counting {
         (0..records.len())
             .map(|index| BatchEvent {
                 event: NewEvent {
-                    event_type: "deviceMoving".into(),
+                    event_type: EventKind::DeviceMoving,
                     event_time: records[index].fix_time,
                     device_id,
                     position_id: None,

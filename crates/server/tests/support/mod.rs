@@ -15,7 +15,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use trackd_model::{DeviceFields, ManualClock, Position, Timestamp, UserFields};
+use trackd_model::{DeviceFields, DeviceId, ManualClock, Position, Timestamp, UserFields, UserId};
 use trackd_protocols::teltonika::{
     encode_imei, encode_tcp_frame, encode_udp_packet, AvlRecord, Codec,
 };
@@ -132,7 +132,7 @@ pub(crate) async fn stored(store: &Store, unique_id: &str) -> Vec<i64> {
 }
 
 /// Creates a user with [`PASSWORD`].
-pub(crate) async fn create_user(store: &Store, email: &str, administrator: bool) -> i64 {
+pub(crate) async fn create_user(store: &Store, email: &str, administrator: bool) -> UserId {
     store
         .create_user(
             UserFields {
@@ -151,7 +151,7 @@ pub(crate) async fn create_user(store: &Store, email: &str, administrator: bool)
 }
 
 /// Creates a device.
-pub(crate) async fn create_device(store: &Store, unique_id: &str) -> i64 {
+pub(crate) async fn create_device(store: &Store, unique_id: &str) -> DeviceId {
     store
         .create_device(DeviceFields {
             name: format!("device {unique_id}"),

@@ -1,7 +1,9 @@
 //! Events on PostgreSQL.
 
 use sqlx::{PgPool, Row};
-use trackd_model::{DeviceId, Event, EventId, JsonObject, NewEvent, Timestamp};
+use trackd_model::{
+    DeviceId, Event, EventId, EventKind, JsonObject, NewEvent, PositionId, Timestamp,
+};
 
 use super::exists;
 use crate::links::Table;
@@ -10,10 +12,11 @@ use crate::StoreError;
 const FIELDS: &str =
     "id, event_type, event_time, device_id, position_id, geofence_id, maintenance_id, attributes";
 
+/// The event in a row; `Corrupt` if its type is not one trackd knows.
 fn event_from_row(row: &sqlx::postgres::PgRow) -> Result<Event, StoreError> {
     Ok(Event {
         id: row.try_get(0)?,
-        event_type: row.try_get(1)?,
+        event_type: row.try_get::<String, _>(1)?.parse::<EventKind>()?,
         event_time: Timestamp(row.try_get(2)?),
         device_id: row.try_get(3)?,
         position_id: row.try_get(4)?,
@@ -28,13 +31,13 @@ fn event_from_row(row: &sqlx::postgres::PgRow) -> Result<Event, StoreError> {
 pub(crate) async fn insert_unchecked(
     conn: &mut sqlx::PgConnection,
     event: &NewEvent,
-    position_id: Option<i64>,
+    position_id: Option<PositionId>,
 ) -> Result<EventId, StoreError> {
-    let id: i64 = sqlx::query_scalar(
+    let id: EventId = sqlx::query_scalar(
         "INSERT INTO events (event_type, event_time, device_id, position_id, geofence_id, \
          maintenance_id, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
-    .bind(&event.event_type)
+    .bind(event.event_type.as_str())
     .bind(event.event_time.as_millis())
     .bind(event.device_id)
     .bind(position_id)
@@ -49,7 +52,7 @@ pub(crate) async fn insert_unchecked(
 /// Stores an event; `InvalidInput` if its device does not exist.
 pub(crate) async fn insert(pool: &PgPool, event: &NewEvent) -> Result<Event, StoreError> {
     let mut tx = pool.begin().await?;
-    if !exists(&mut tx, Table::Devices, event.device_id).await? {
+    if !exists(&mut tx, Table::Devices, event.device_id.get()).await? {
         return Err(StoreError::InvalidInput(format!(
             "device {} does not exist",
             event.device_id
@@ -59,7 +62,7 @@ pub(crate) async fn insert(pool: &PgPool, event: &NewEvent) -> Result<Event, Sto
         "INSERT INTO events (event_type, event_time, device_id, position_id, geofence_id, \
          maintenance_id, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {FIELDS}"
     ))
-    .bind(&event.event_type)
+    .bind(event.event_type.as_str())
     .bind(event.event_time.as_millis())
     .bind(event.device_id)
     .bind(event.position_id)
@@ -86,13 +89,14 @@ pub(crate) async fn by_id(pool: &PgPool, id: EventId) -> Result<Option<Event>, S
 pub(crate) async fn range(
     pool: &PgPool,
     device_ids: &[DeviceId],
-    types: Option<&[String]>,
+    types: Option<&[EventKind]>,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<Event>, StoreError> {
-    if device_ids.is_empty() || types.is_some_and(<[String]>::is_empty) || from >= to {
+    if device_ids.is_empty() || types.is_some_and(<[EventKind]>::is_empty) || from >= to {
         return Ok(Vec::new());
     }
+    let types: Option<Vec<&str>> = types.map(|types| types.iter().map(|t| t.as_str()).collect());
     let rows = sqlx::query(&format!(
         "SELECT {FIELDS} FROM events \
          WHERE device_id = ANY($1) AND event_time >= $2 AND event_time < $3 \

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot};
-use trackd_model::{DeviceId, Position, StoredPosition, Timestamp};
+use trackd_model::{DeviceId, Position, PositionId, StoredPosition, Timestamp};
 
 use crate::links::Table;
 use crate::StoreError;
@@ -121,7 +121,7 @@ impl PgStore {
 
     pub(crate) async fn position_by_id(
         &self,
-        id: i64,
+        id: PositionId,
     ) -> Result<Option<StoredPosition>, StoreError> {
         positions::by_id(&self.pool, id).await
     }

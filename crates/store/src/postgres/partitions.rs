@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use sqlx::{PgConnection, PgPool};
+use trackd_model::DeviceId;
 
 use crate::{Purged, StoreError};
 
@@ -107,7 +108,7 @@ impl Partitions {
     pub(crate) async fn purge(
         &self,
         pool: &PgPool,
-        device: Option<i64>,
+        device: Option<DeviceId>,
         before: i64,
     ) -> Result<Purged, StoreError> {
         let mut done = Purged::default();
@@ -241,7 +242,7 @@ async fn drop_partition(pool: &PgPool, day: i64) -> Result<(), StoreError> {
 async fn delete_rows(
     pool: &PgPool,
     name: &str,
-    device: Option<i64>,
+    device: Option<DeviceId>,
     before: i64,
 ) -> Result<u64, StoreError> {
     // Two statements, so the device's index serves the device's purge.

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use sqlx::{PgPool, Row};
 use tokio::sync::{mpsc, oneshot};
-use trackd_model::{DeviceId, Position, StoredPosition, Timestamp};
+use trackd_model::{DeviceId, EventId, Position, PositionId, StoredPosition, Timestamp};
 
 use super::partitions::Partitions;
 use crate::encoding::{content_key, decode_records, encode_records, fnv1a64};
@@ -111,7 +111,7 @@ async fn commit_batch(pool: &PgPool, partitions: &Partitions, batch: Vec<AppendR
 }
 
 /// Per request: the records' ids and the stored events' ids.
-type Outcome = Result<(Vec<i64>, Vec<i64>), StoreError>;
+type Outcome = Result<(Vec<PositionId>, Vec<EventId>), StoreError>;
 
 async fn write_batch(
     pool: &PgPool,
@@ -130,15 +130,15 @@ async fn write_batch(
     for request in batch {
         *wanted.entry(request.device_id).or_default() += request.records.len() as i64;
     }
-    let ids: Vec<i64> = wanted.keys().copied().collect();
-    let known: HashSet<i64> = sqlx::query_scalar("SELECT id FROM devices WHERE id = ANY($1)")
+    let ids: Vec<DeviceId> = wanted.keys().copied().collect();
+    let known: HashSet<DeviceId> = sqlx::query_scalar("SELECT id FROM devices WHERE id = ANY($1)")
         .bind(&ids)
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
         .collect();
     wanted.retain(|device_id, _| known.contains(device_id));
-    let (ids, counts): (Vec<i64>, Vec<i64>) = wanted.iter().map(|(id, n)| (*id, *n)).unzip();
+    let (ids, counts): (Vec<DeviceId>, Vec<i64>) = wanted.iter().map(|(id, n)| (*id, *n)).unzip();
     let rows = sqlx::query(
         "INSERT INTO device_sequences (device_id, next_seq)
          SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[]) ORDER BY 1
@@ -152,7 +152,7 @@ async fn write_batch(
     // Next free sequence of each device for this batch.
     let mut cursor: BTreeMap<DeviceId, i64> = BTreeMap::new();
     for row in rows {
-        let device_id: i64 = row.try_get(0)?;
+        let device_id: DeviceId = row.try_get(0)?;
         let end: i64 = row.try_get(1)?;
         cursor.insert(
             device_id,
@@ -267,11 +267,14 @@ pub(crate) async fn latest(
     row.as_ref().map(|row| from_row(device_id, row)).transpose()
 }
 
-pub(crate) async fn by_id(pool: &PgPool, id: i64) -> Result<Option<StoredPosition>, StoreError> {
+pub(crate) async fn by_id(
+    pool: &PgPool,
+    id: PositionId,
+) -> Result<Option<StoredPosition>, StoreError> {
     let device_id = StoredPosition::device_of_id(id);
     let row = sqlx::query("SELECT seq, data FROM positions WHERE device_id = $1 AND seq = $2")
         .bind(device_id)
-        .bind(id & 0xffff_ffff)
+        .bind(i64::from(id.sequence()))
         .fetch_optional(pool)
         .await?;
     row.as_ref().map(|row| from_row(device_id, row)).transpose()

@@ -7,7 +7,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{Column, PgConnection, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
-use trackd_model::{DeviceId, Event, EventId, NewEvent, Timestamp};
+use trackd_model::{DeviceId, Event, EventId, EventKind, NewEvent, Timestamp};
 
 use super::{events, PgStore};
 use crate::registry::db::{Cell, Db, Param, Row};
@@ -175,7 +175,7 @@ impl PgStore {
     pub(crate) async fn events(
         &self,
         device_ids: &[DeviceId],
-        types: Option<&[String]>,
+        types: Option<&[EventKind]>,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Event>, StoreError> {

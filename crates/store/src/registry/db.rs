@@ -8,7 +8,7 @@
 //! lives behind [`Db`]: binding, row decoding, which errors are unique-key
 //! conflicts, and the few lock clauses only PostgreSQL needs.
 
-use trackd_model::Timestamp;
+use trackd_model::{CalendarId, DeviceId, GeofenceId, GroupId, Timestamp, UserId};
 
 use crate::StoreError;
 
@@ -37,6 +37,25 @@ impl From<Option<i64>> for Param<'_> {
         Param::Int(value)
     }
 }
+
+/// `Param::Int` from an id newtype, bare or optional.
+macro_rules! id_params {
+    ($($id:ty),*) => {$(
+        impl From<$id> for Param<'_> {
+            fn from(value: $id) -> Self {
+                Param::Int(Some(value.get()))
+            }
+        }
+
+        impl From<Option<$id>> for Param<'_> {
+            fn from(value: Option<$id>) -> Self {
+                Param::Int(value.map(<$id>::get))
+            }
+        }
+    )*};
+}
+
+id_params!(UserId, DeviceId, GroupId, GeofenceId, CalendarId);
 
 impl From<Option<Timestamp>> for Param<'_> {
     fn from(value: Option<Timestamp>) -> Self {

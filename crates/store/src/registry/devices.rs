@@ -1,7 +1,7 @@
 //! Devices: their SQL, decoding, group check and delete cascade, for both
 //! backends. Positions are not here: they outlive a deleted device.
 
-use trackd_model::{Device, DeviceFields, DeviceId, JsonObject, Timestamp};
+use trackd_model::{Device, DeviceFields, DeviceId, GroupId, JsonObject, Timestamp};
 
 use super::db::{conflict_as, decode_one, params, Db, Param, Row};
 use super::integrity::{self, exists};
@@ -13,11 +13,11 @@ const COLUMNS: &str = "id, unique_id, name, disabled, group_id, phone, model, co
 
 fn from_row(row: &Row) -> Result<Device, StoreError> {
     Ok(Device {
-        id: row.int(0)?,
+        id: DeviceId(row.int(0)?),
         unique_id: row.text(1)?,
         name: row.text(2)?,
         disabled: row.boolean(3)?,
-        group_id: row.opt_int(4)?,
+        group_id: row.opt_int(4)?.map(GroupId),
         phone: row.opt_text(5)?,
         model: row.opt_text(6)?,
         contact: row.opt_text(7)?,

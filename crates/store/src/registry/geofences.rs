@@ -1,7 +1,7 @@
 //! Geofences: their SQL, decoding and delete cascade, for both backends.
 //! The area is stored as given (the caller validates it).
 
-use trackd_model::{Geofence, GeofenceFields, GeofenceId, Geometry, JsonObject};
+use trackd_model::{CalendarId, Geofence, GeofenceFields, GeofenceId, Geometry, JsonObject};
 
 use super::db::{decode_one, params, Db, Param, Row};
 use super::integrity;
@@ -13,12 +13,12 @@ const COLUMNS: &str = "id, name, description, area, calendar_id, attributes";
 fn from_row(row: &Row) -> Result<Geofence, StoreError> {
     let area = row.text(3)?;
     Ok(Geofence {
-        id: row.int(0)?,
+        id: GeofenceId(row.int(0)?),
         name: row.text(1)?,
         description: row.opt_text(2)?,
         geometry: Geometry::parse(&area).ok(),
         area,
-        calendar_id: row.opt_int(4)?,
+        calendar_id: row.opt_int(4)?.map(CalendarId),
         attributes: JsonObject(row.text(5)?),
     })
 }

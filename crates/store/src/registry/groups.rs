@@ -12,9 +12,9 @@ const COLUMNS: &str = "id, name, group_id, attributes";
 
 fn from_row(row: &Row) -> Result<Group, StoreError> {
     Ok(Group {
-        id: row.int(0)?,
+        id: GroupId(row.int(0)?),
         name: row.text(1)?,
-        group_id: row.opt_int(2)?,
+        group_id: row.opt_int(2)?.map(GroupId),
         attributes: JsonObject(row.text(3)?),
     })
 }
@@ -31,7 +31,11 @@ async fn parent_of<D: Db>(db: &mut D, id: GroupId) -> Result<Option<GroupId>, St
     let row = db
         .fetch_optional("SELECT group_id FROM groups WHERE id = $1", &params![id])
         .await?;
-    Ok(row.map(|row| row.opt_int(0)).transpose()?.flatten())
+    Ok(row
+        .map(|row| row.opt_int(0))
+        .transpose()?
+        .flatten()
+        .map(GroupId))
 }
 
 /// `InvalidInput` unless `parent` exists and `id` is not `parent` nor one

@@ -8,7 +8,12 @@ use crate::links::{cleanup_sql, Table};
 use crate::StoreError;
 
 /// Whether row `id` of `table` exists (locked where the dialect locks it).
-pub(crate) async fn exists<D: Db>(db: &mut D, table: Table, id: i64) -> Result<bool, StoreError> {
+pub(crate) async fn exists<D: Db>(
+    db: &mut D,
+    table: Table,
+    id: impl Into<i64>,
+) -> Result<bool, StoreError> {
+    let id: i64 = id.into();
     let sql = format!(
         "SELECT 1 FROM {} WHERE id = $1{}",
         table.name(),
@@ -22,9 +27,10 @@ pub(crate) async fn exists<D: Db>(db: &mut D, table: Table, id: i64) -> Result<b
 pub(crate) async fn delete<D: Db>(
     db: &mut D,
     table: Table,
-    id: i64,
+    id: impl Into<i64>,
     dependents: &[&str],
 ) -> Result<(), StoreError> {
+    let id: i64 = id.into();
     let sql = format!("DELETE FROM {} WHERE id = $1", table.name());
     if db.execute(&sql, &params![id]).await? == 0 {
         return Err(StoreError::NotFound);

@@ -2,7 +2,7 @@
 //! both backends (the link ↔ row mapping and the SQL text are in
 //! `crate::links`).
 
-use trackd_model::{Link, Permitted, UserId};
+use trackd_model::{DeviceId, GeofenceId, GroupId, Link, Permitted, UserId};
 
 use super::db::{params, Db};
 use super::integrity::exists;
@@ -45,16 +45,16 @@ pub(crate) async fn unlink<D: Db>(db: &mut D, link: Link) -> Result<(), StoreErr
 
 /// The links the user owns, sorted.
 pub(crate) async fn of_user<D: Db>(db: &mut D, user_id: UserId) -> Result<Vec<Link>, StoreError> {
-    select(db, &of_user_sql("$1"), user_id).await
+    select(db, &of_user_sql("$1"), user_id.get()).await
 }
 
 /// The links with the row `id` of `table` at either end, sorted.
 pub(crate) async fn touching<D: Db>(
     db: &mut D,
     table: Table,
-    id: i64,
+    id: impl Into<i64>,
 ) -> Result<Vec<Link>, StoreError> {
-    select(db, &touching_sql(table, "$1"), id).await
+    select(db, &touching_sql(table, "$1"), id.into()).await
 }
 
 async fn select<D: Db>(db: &mut D, sql: &str, id: i64) -> Result<Vec<Link>, StoreError> {
@@ -81,7 +81,7 @@ pub(crate) async fn managers_of<D: Db>(
         )
         SELECT id FROM users WHERE id IN (SELECT id FROM above) AND id <> $1 ORDER BY id";
     let rows = db.fetch_all(sql, &params![user_id]).await?;
-    rows.iter().map(|row| row.int(0)).collect()
+    rows.iter().map(|row| row.int(0).map(UserId)).collect()
 }
 
 /// Resolves what `user_id` may see; the caller runs it in one snapshot so
@@ -93,9 +93,9 @@ pub(crate) async fn permitted<D: Db>(db: &mut D, user_id: UserId) -> Result<Perm
         rows.iter().map(|row| row.int(0)).collect()
     };
     Ok(Permitted {
-        managed_users: ids(users).await?,
-        groups: ids(groups).await?,
-        devices: ids(devices).await?,
-        geofences: ids(geofences).await?,
+        managed_users: ids(users).await?.into_iter().map(UserId).collect(),
+        groups: ids(groups).await?.into_iter().map(GroupId).collect(),
+        devices: ids(devices).await?.into_iter().map(DeviceId).collect(),
+        geofences: ids(geofences).await?.into_iter().map(GeofenceId).collect(),
     })
 }

@@ -35,7 +35,7 @@ async fn owner<D: Db>(
     now: Timestamp,
 ) -> Result<Option<User>, StoreError> {
     match db.fetch_optional(sql, &params![hash, now]).await? {
-        Some(row) => users::by_id(db, row.int(0)?).await,
+        Some(row) => users::by_id(db, UserId(row.int(0)?)).await,
         None => Ok(None),
     }
 }

@@ -13,7 +13,7 @@ const COLUMNS: &str = "id, name, email, phone, administrator, readonly, device_r
 
 fn from_row(row: &Row) -> Result<User, StoreError> {
     Ok(User {
-        id: row.int(0)?,
+        id: UserId(row.int(0)?),
         name: row.text(1)?,
         email: row.text(2)?,
         phone: row.opt_text(3)?,

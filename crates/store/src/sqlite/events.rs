@@ -1,8 +1,10 @@
 //! Events on SQLite.
 
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
-use trackd_model::{DeviceId, Event, EventId, JsonObject, NewEvent, Timestamp};
+use rusqlite::{params, params_from_iter, Connection, Row};
+use trackd_model::{
+    DeviceId, Event, EventId, EventKind, JsonObject, NewEvent, PositionId, Timestamp,
+};
 
 use super::exists;
 use crate::links::Table;
@@ -11,10 +13,11 @@ use crate::StoreError;
 const COLUMNS: &str = "SELECT id, event_type, event_time, device_id, position_id, geofence_id, \
                        maintenance_id, attributes FROM events";
 
-fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
+/// The event in a row; `Corrupt` if its type is not one trackd knows.
+fn event_from_row(row: &Row<'_>) -> Result<Event, StoreError> {
     Ok(Event {
         id: row.get(0)?,
-        event_type: row.get(1)?,
+        event_type: row.get::<_, String>(1)?.parse::<EventKind>()?,
         event_time: Timestamp(row.get(2)?),
         device_id: row.get(3)?,
         position_id: row.get(4)?,
@@ -24,9 +27,18 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
+/// Every event a prepared query returns.
+fn collect_events(mut rows: rusqlite::Rows<'_>) -> Result<Vec<Event>, StoreError> {
+    let mut events = Vec::new();
+    while let Some(row) = rows.next()? {
+        events.push(event_from_row(row)?);
+    }
+    Ok(events)
+}
+
 /// Stores an event; `InvalidInput` if its device does not exist.
 pub(crate) fn insert(conn: &Connection, event: &NewEvent) -> Result<Event, StoreError> {
-    if !exists(conn, Table::Devices, event.device_id)? {
+    if !exists(conn, Table::Devices, event.device_id.get())? {
         return Err(StoreError::InvalidInput(format!(
             "device {} does not exist",
             event.device_id
@@ -36,7 +48,7 @@ pub(crate) fn insert(conn: &Connection, event: &NewEvent) -> Result<Event, Store
         "INSERT INTO events (event_type, event_time, device_id, position_id, geofence_id, \
          maintenance_id, attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
-            event.event_type,
+            event.event_type.as_str(),
             event.event_time.as_millis(),
             event.device_id,
             event.position_id,
@@ -45,7 +57,7 @@ pub(crate) fn insert(conn: &Connection, event: &NewEvent) -> Result<Event, Store
             event.attributes.as_str()
         ],
     )?;
-    by_id(conn, conn.last_insert_rowid())?.ok_or(StoreError::NotFound)
+    by_id(conn, EventId(conn.last_insert_rowid()))?.ok_or(StoreError::NotFound)
 }
 
 /// Stores an event of a device the caller knows exists (the writer's
@@ -53,14 +65,14 @@ pub(crate) fn insert(conn: &Connection, event: &NewEvent) -> Result<Event, Store
 pub(crate) fn insert_unchecked(
     conn: &Connection,
     event: &NewEvent,
-    position_id: Option<i64>,
+    position_id: Option<PositionId>,
 ) -> Result<EventId, StoreError> {
     let mut statement = conn.prepare_cached(
         "INSERT INTO events (event_type, event_time, device_id, position_id, geofence_id, \
          maintenance_id, attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     statement.execute(params![
-        event.event_type,
+        event.event_type.as_str(),
         event.event_time.as_millis(),
         event.device_id,
         position_id,
@@ -68,12 +80,13 @@ pub(crate) fn insert_unchecked(
         event.maintenance_id,
         event.attributes.as_str()
     ])?;
-    Ok(conn.last_insert_rowid())
+    Ok(EventId(conn.last_insert_rowid()))
 }
 
 pub(crate) fn by_id(conn: &Connection, id: EventId) -> Result<Option<Event>, StoreError> {
     let mut statement = conn.prepare_cached(&format!("{COLUMNS} WHERE id = ?1"))?;
-    Ok(statement.query_row([id], event_from_row).optional()?)
+    let mut rows = statement.query([id])?;
+    rows.next()?.map(event_from_row).transpose()
 }
 
 fn placeholders(first: usize, n: usize) -> String {
@@ -88,11 +101,11 @@ fn placeholders(first: usize, n: usize) -> String {
 pub(crate) fn range(
     conn: &Connection,
     device_ids: &[DeviceId],
-    types: Option<&[String]>,
+    types: Option<&[EventKind]>,
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<Event>, StoreError> {
-    if device_ids.is_empty() || types.is_some_and(<[String]>::is_empty) || from >= to {
+    if device_ids.is_empty() || types.is_some_and(<[EventKind]>::is_empty) || from >= to {
         return Ok(Vec::new());
     }
     let mut values: Vec<Value> = vec![Value::Integer(from.0), Value::Integer(to.0)];
@@ -100,18 +113,16 @@ pub(crate) fn range(
         "{COLUMNS} WHERE event_time >= ?1 AND event_time < ?2 AND device_id IN ({})",
         placeholders(3, device_ids.len())
     );
-    values.extend(device_ids.iter().map(|&id| Value::Integer(id)));
+    values.extend(device_ids.iter().map(|id| Value::Integer(id.get())));
     if let Some(types) = types {
         sql.push_str(&format!(
             " AND event_type IN ({})",
             placeholders(values.len() + 1, types.len())
         ));
-        values.extend(types.iter().map(|t| Value::Text(t.clone())));
+        values.extend(types.iter().map(|t| Value::Text(t.as_str().to_owned())));
     }
     sql.push_str(" ORDER BY event_time, id");
     let mut statement = conn.prepare(&sql)?;
-    let events = statement
-        .query_map(params_from_iter(values), event_from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let events = collect_events(statement.query(params_from_iter(values))?)?;
     Ok(events)
 }

@@ -36,7 +36,7 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
-use trackd_model::{DeviceId, Position, StoredPosition, Timestamp};
+use trackd_model::{DeviceId, Position, PositionId, StoredPosition, Timestamp};
 
 use crate::encoding::{encode_records, quantize};
 use crate::links::Table;
@@ -419,12 +419,10 @@ impl SqliteStore {
 
     pub(crate) async fn position_by_id(
         &self,
-        id: i64,
+        id: PositionId,
     ) -> Result<Option<StoredPosition>, StoreError> {
         let device_id = StoredPosition::device_of_id(id);
-        let Ok(seq) = u32::try_from(id & 0xffff_ffff) else {
-            return Ok(None);
-        };
+        let seq = id.sequence();
         self.read_device(device_id, move |tx, pending| {
             positions::by_seq(tx, device_id, seq, pending)
         })

@@ -7,7 +7,7 @@
 use rusqlite::ffi;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, Connection, Statement, ToSql};
-use trackd_model::{DeviceId, Event, EventId, NewEvent, Timestamp};
+use trackd_model::{DeviceId, Event, EventId, EventKind, NewEvent, Timestamp};
 
 use super::{events, SqliteStore};
 use crate::registry::db::{Cell, Db, Param, Row};
@@ -190,12 +190,12 @@ impl SqliteStore {
     pub(crate) async fn events(
         &self,
         device_ids: &[DeviceId],
-        types: Option<&[String]>,
+        types: Option<&[EventKind]>,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Event>, StoreError> {
         let device_ids = device_ids.to_vec();
-        let types = types.map(<[String]>::to_vec);
+        let types = types.map(<[EventKind]>::to_vec);
         self.read(move |_, conn| events::range(conn, &device_ids, types.as_deref(), from, to))
             .await
     }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, TransactionBehavior};
 use tokio::sync::oneshot;
-use trackd_model::{DeviceId, Position, StoredPosition};
+use trackd_model::{DeviceId, Position, PositionId, StoredPosition};
 
 use super::compaction::Epoch;
 use super::purge::PurgeJob;
@@ -26,7 +26,7 @@ struct Committed {
     seq_first: u32,
     /// The log row, when the request held records.
     log_seq: Option<i64>,
-    ids: Vec<i64>,
+    ids: Vec<PositionId>,
     event_ids: Vec<trackd_model::EventId>,
 }
 use crate::{Appended, BatchEvent, StoreError};
@@ -87,7 +87,7 @@ pub(crate) fn open_write_connection(path: &Path) -> Result<Connection, StoreErro
 /// The next sequence number of a device registered by another process
 /// (the CLI) since this writer started; `None` if it is not registered.
 fn discover_device(conn: &Connection, device_id: DeviceId) -> Result<Option<u32>, StoreError> {
-    if !super::exists(conn, crate::links::Table::Devices, device_id)? {
+    if !super::exists(conn, crate::links::Table::Devices, device_id.get())? {
         return Ok(None);
     }
     let next: i64 = conn.query_row(
@@ -273,7 +273,7 @@ impl Writer {
                     } else {
                         None
                     };
-                    let ids: Vec<i64> = (0..request.n)
+                    let ids: Vec<PositionId> = (0..request.n)
                         .map(|i| StoredPosition::make_id(device_id, base + i))
                         .collect();
                     let mut event_ids = Vec::with_capacity(request.events.len());

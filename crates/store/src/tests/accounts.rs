@@ -2,7 +2,8 @@
 //! server settings, and registry writes from a read-only (CLI) store.
 
 use trackd_model::{
-    DeviceFields, GeofenceFields, GroupFields, JsonObject, Link, NewDevice, Timestamp, UserFields,
+    CalendarId, DeviceFields, DeviceId, GeofenceFields, GroupFields, GroupId, JsonObject, Link,
+    NewDevice, Timestamp, UserFields,
 };
 
 use super::Harness;
@@ -25,7 +26,7 @@ pub(crate) fn device_fields(unique_id: &str) -> DeviceFields {
     }
 }
 
-pub(crate) fn group_fields(name: &str, parent: Option<i64>) -> GroupFields {
+pub(crate) fn group_fields(name: &str, parent: Option<GroupId>) -> GroupFields {
     GroupFields {
         name: name.into(),
         group_id: parent,
@@ -95,7 +96,7 @@ pub(crate) async fn users_crud_and_email_conflict(harness: &Harness) {
         store.user_password_hash(bob.id).await.unwrap().as_deref(),
         Some("hash-2")
     );
-    let missing = store.set_user_password_hash(9_999, "x").await;
+    let missing = store.set_user_password_hash(9_999.into(), "x").await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 
     let mut renamed = user_fields("robert@example.com");
@@ -114,7 +115,9 @@ pub(crate) async fn users_crud_and_email_conflict(harness: &Harness) {
         .update_user(bob.id, user_fields("anna@example.com"))
         .await;
     assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
-    let absent = store.update_user(9_999, user_fields("x@example.com")).await;
+    let absent = store
+        .update_user(9_999.into(), user_fields("x@example.com"))
+        .await;
     assert!(matches!(absent, Err(StoreError::NotFound)), "{absent:?}");
 
     store.delete_user(bob.id).await.unwrap();
@@ -177,7 +180,7 @@ pub(crate) async fn devices_crud_with_fields(harness: &Harness) {
         "{duplicate:?}"
     );
     let mut orphan = device_fields("orphan");
-    orphan.group_id = Some(9_999);
+    orphan.group_id = Some(9_999.into());
     let orphan = store.create_device(orphan).await;
     assert!(
         matches!(orphan, Err(StoreError::InvalidInput(_))),
@@ -200,7 +203,9 @@ pub(crate) async fn devices_crud_with_fields(harness: &Harness) {
     );
     let taken = store.update_device(device.id, device_fields("plain")).await;
     assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
-    let absent = store.update_device(9_999, device_fields("new")).await;
+    let absent = store
+        .update_device(9_999.into(), device_fields("new"))
+        .await;
     assert!(matches!(absent, Err(StoreError::NotFound)), "{absent:?}");
 
     // Deleting removes links; the id of the deleted (last) device is not reused.
@@ -238,7 +243,9 @@ pub(crate) async fn devices_crud_with_fields(harness: &Harness) {
 
 pub(crate) async fn groups_tree_and_cycles(harness: &Harness) {
     let store = harness.open().await;
-    let missing = store.create_group(group_fields("x", Some(9_999))).await;
+    let missing = store
+        .create_group(group_fields("x", Some(9_999.into())))
+        .await;
     assert!(
         matches!(missing, Err(StoreError::InvalidInput(_))),
         "{missing:?}"
@@ -274,7 +281,9 @@ pub(crate) async fn groups_tree_and_cycles(harness: &Harness) {
             "{parent}: {cycle:?}"
         );
     }
-    let absent = store.update_group(9_999, group_fields("x", None)).await;
+    let absent = store
+        .update_group(9_999.into(), group_fields("x", None))
+        .await;
     assert!(matches!(absent, Err(StoreError::NotFound)), "{absent:?}");
     let mut renamed = group_fields("top", None);
     renamed.attributes = JsonObject(r#"{"a":1}"#.into());
@@ -317,7 +326,7 @@ pub(crate) async fn geofences_crud(harness: &Harness) {
         name: "depot".into(),
         description: Some("main depot".into()),
         area: "CIRCLE (54.68 25.28, 150)".into(),
-        calendar_id: Some(3),
+        calendar_id: Some(CalendarId(3)),
         attributes: JsonObject(r#"{"color":"red"}"#.into()),
     };
     let depot = store.create_geofence(fields.clone()).await.unwrap();
@@ -331,7 +340,7 @@ pub(crate) async fn geofences_crud(harness: &Harness) {
             radius_m: 150.0
         })
     );
-    assert_eq!(depot.calendar_id, Some(3));
+    assert_eq!(depot.calendar_id, Some(CalendarId(3)));
     assert_eq!(depot.attributes, fields.attributes);
     assert_eq!(store.geofence(depot.id).await.unwrap(), Some(depot.clone()));
     let zone = store
@@ -362,7 +371,7 @@ pub(crate) async fn geofences_crud(harness: &Harness) {
     assert_eq!(updated.area, "CIRCLE (54.69 25.29, 200)");
     assert!(updated.geometry.is_some());
     let absent = store
-        .update_geofence(9_999, GeofenceFields::default())
+        .update_geofence(9_999.into(), GeofenceFields::default())
         .await;
     assert!(matches!(absent, Err(StoreError::NotFound)), "{absent:?}");
 
@@ -416,7 +425,7 @@ pub(crate) async fn tokens_and_sessions(harness: &Harness) {
         matches!(duplicate, Err(StoreError::Conflict(_))),
         "{duplicate:?}"
     );
-    let nobody = store.create_token(9_999, "cc33", None).await;
+    let nobody = store.create_token(9_999.into(), "cc33", None).await;
     assert!(matches!(nobody, Err(StoreError::NotFound)), "{nobody:?}");
     assert_eq!(
         store.user_by_token("aa11", t(i64::MAX)).await.unwrap(),
@@ -431,7 +440,7 @@ pub(crate) async fn tokens_and_sessions(harness: &Harness) {
 
     store.create_session(user.id, "s1", t(5_000)).await.unwrap();
     store.create_session(user.id, "s2", t(2_000)).await.unwrap();
-    let nobody = store.create_session(9_999, "s3", t(5_000)).await;
+    let nobody = store.create_session(9_999.into(), "s3", t(5_000)).await;
     assert!(matches!(nobody, Err(StoreError::NotFound)), "{nobody:?}");
     assert_eq!(
         store.user_by_session("s1", t(4_999)).await.unwrap(),
@@ -560,23 +569,27 @@ pub(crate) async fn read_only_store_writes_registry(harness: &Harness) {
 pub(crate) async fn upgrade_from_v1(harness: &Harness) {
     super::create_v1_store(harness, &[(1, "old-1"), (100, "old-100")]).await;
     let store = harness.open().await;
-    let old = store.device(100).await.unwrap().unwrap();
+    let old_id = DeviceId(100);
+    let old = store.device(old_id).await.unwrap().unwrap();
     assert_eq!(old.unique_id, "old-100");
     assert_eq!(old.group_id, None);
     assert_eq!(old.attributes, JsonObject::default());
     let positions: Vec<_> = (0..3)
         .map(|k| super::typical_position(1_700_000_000_000 + k * 1000, k))
         .collect();
-    store.append_positions(100, positions).await.unwrap();
-    assert_eq!(store.count_positions(100).await.unwrap(), 3);
-    store.delete_device(100).await.unwrap();
+    store.append_positions(old_id, positions).await.unwrap();
+    assert_eq!(store.count_positions(old_id).await.unwrap(), 3);
+    store.delete_device(old_id).await.unwrap();
     let next = store.create_device(device_fields("new")).await.unwrap();
-    assert!(next.id > 100, "id {} reused", next.id);
+    assert!(next.id > old_id, "id {} reused", next.id);
     let user = store
         .create_user(user_fields("x@example.com"), None)
         .await
         .unwrap();
-    store.link(Link::UserDevice(user.id, 1)).await.unwrap();
+    store
+        .link(Link::UserDevice(user.id, DeviceId(1)))
+        .await
+        .unwrap();
     store.close().await.unwrap();
     // Opening again applies nothing twice.
     let reopened = harness.open_read_only().await;
@@ -662,7 +675,7 @@ pub(crate) async fn password_change_ends_other_credentials(harness: &Harness) {
         1
     );
     assert_eq!(store.user_by_token("k-three", t(0)).await.unwrap(), None);
-    let missing = store.change_password(9_999, "x", None).await;
+    let missing = store.change_password(9_999.into(), "x", None).await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
     store.close().await.unwrap();
 }

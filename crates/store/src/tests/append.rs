@@ -1,17 +1,17 @@
 //! Contract tests: duplicate detection before commit, events committed with
 //! their positions.
 
-use trackd_model::{JsonObject, NewDevice, NewEvent, Timestamp};
+use trackd_model::{DeviceId, EventKind, JsonObject, NewDevice, NewEvent, Timestamp};
 
 use super::{typical_position, Harness};
 use crate::{BatchEvent, StoreError};
 
 const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
-fn event(device_id: i64, kind: &str, position: Option<usize>) -> BatchEvent {
+fn event(device_id: DeviceId, kind: EventKind, position: Option<usize>) -> BatchEvent {
     BatchEvent {
         event: NewEvent {
-            event_type: kind.into(),
+            event_type: kind,
             event_time: Timestamp::from_millis(T0),
             device_id,
             position_id: None,
@@ -106,8 +106,8 @@ pub(crate) async fn events_commit_with_positions(harness: &Harness) {
             device,
             batch,
             vec![
-                event(device, "ignitionOn", Some(0)),
-                event(device, "alarm", Some(2)),
+                event(device, EventKind::IgnitionOn, Some(0)),
+                event(device, EventKind::Alarm, Some(2)),
             ],
         )
         .await
@@ -116,7 +116,7 @@ pub(crate) async fn events_commit_with_positions(harness: &Harness) {
     assert_eq!(appended.events.len(), 2);
     assert_eq!(appended.events[0].position_id, Some(appended.ids[0]));
     assert_eq!(appended.events[1].position_id, Some(appended.ids[2]));
-    assert_eq!(appended.events[1].event_type, "alarm");
+    assert_eq!(appended.events[1].event_type, EventKind::Alarm);
     for stored in &appended.events {
         assert_eq!(store.event(stored.id).await.unwrap().as_ref(), Some(stored));
     }
@@ -126,7 +126,7 @@ pub(crate) async fn events_commit_with_positions(harness: &Harness) {
         .append_with(
             device,
             Vec::new(),
-            vec![event(device, "deviceOnline", None)],
+            vec![event(device, EventKind::DeviceOnline, None)],
         )
         .await
         .unwrap();
@@ -136,7 +136,7 @@ pub(crate) async fn events_commit_with_positions(harness: &Harness) {
         .append_with(
             device,
             vec![typical_position(T0 + 9_000, 9)],
-            vec![event(device, "alarm", Some(1))],
+            vec![event(device, EventKind::Alarm, Some(1))],
         )
         .await;
     assert!(
@@ -147,7 +147,7 @@ pub(crate) async fn events_commit_with_positions(harness: &Harness) {
         .append_with(
             device,
             vec![typical_position(T0 + 9_000, 9)],
-            vec![event(device + 1, "alarm", None)],
+            vec![event(DeviceId(device.get() + 1), EventKind::Alarm, None)],
         )
         .await;
     assert!(
@@ -157,14 +157,19 @@ pub(crate) async fn events_commit_with_positions(harness: &Harness) {
     // An unknown device stores neither its records nor its events.
     let unknown = store
         .append_with(
-            9_999,
+            DeviceId(9_999),
             vec![typical_position(T0, 0)],
-            vec![event(9_999, "alarm", Some(0))],
+            vec![event(DeviceId(9_999), EventKind::Alarm, Some(0))],
         )
         .await;
     assert!(unknown.is_err(), "{unknown:?}");
     let events = store
-        .events(&[device, 9_999], None, Timestamp::MIN, Timestamp::MAX)
+        .events(
+            &[device, DeviceId(9_999)],
+            None,
+            Timestamp::MIN,
+            Timestamp::MAX,
+        )
         .await
         .unwrap();
     assert_eq!(events.len(), 3);

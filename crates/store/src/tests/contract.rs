@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use trackd_model::{
-    AttrKey, AttrValue, Attributes, DeviceId, KnownKey, NewDevice, Position, StoredPosition,
-    Timestamp,
+    AttrKey, AttrValue, Attributes, DeviceId, KnownKey, NewDevice, Position, PositionId,
+    StoredPosition, Timestamp,
 };
 
 use super::{typical_position, Harness};
@@ -67,7 +67,7 @@ pub(crate) async fn devices_add_conflict_lookup(harness: &Harness) {
         })
         .await
         .unwrap();
-    assert!(a.id > 0 && b.id > a.id && b.id < 1 << 21);
+    assert!(a.id.get() > 0 && b.id > a.id && b.id.get() < 1 << 21);
     assert!(!a.disabled);
     let conflict = store
         .add_device(NewDevice {
@@ -85,7 +85,7 @@ pub(crate) async fn devices_add_conflict_lookup(harness: &Harness) {
     );
     assert_eq!(store.device_by_unique_id("nope").await.unwrap(), None);
     assert_eq!(store.device(b.id).await.unwrap(), Some(b.clone()));
-    assert_eq!(store.device(999_999).await.unwrap(), None);
+    assert_eq!(store.device(DeviceId(999_999)).await.unwrap(), None);
     assert_eq!(store.devices().await.unwrap(), vec![a, b]);
     store.close().await.unwrap();
 }
@@ -241,7 +241,7 @@ pub(crate) async fn ids_stable_and_position_by_id(harness: &Harness) {
     }
     store.append_positions(other, vec![at(1)]).await.unwrap();
     let before = all(&store, device).await;
-    let ids: HashSet<i64> = before.iter().map(|p| p.id).collect();
+    let ids: HashSet<PositionId> = before.iter().map(|p| p.id).collect();
     assert_eq!(ids.len(), before.len());
     for position in &before {
         assert_eq!(StoredPosition::device_of_id(position.id), device);
@@ -270,7 +270,7 @@ pub(crate) async fn ids_stable_and_position_by_id(harness: &Harness) {
     );
     assert_eq!(
         store
-            .position_by_id(StoredPosition::make_id(77_777, 0))
+            .position_by_id(StoredPosition::make_id(DeviceId(77_777), 0))
             .await
             .unwrap(),
         None
@@ -299,10 +299,10 @@ pub(crate) async fn append_returns_ids(harness: &Harness) {
     let other = new_device(&store, "appended-ids2").await;
     assert_eq!(
         store.append_positions(device, Vec::new()).await.unwrap(),
-        Vec::<i64>::new()
+        Vec::<PositionId>::new()
     );
 
-    let check = |input: &[Position], ids: &[i64]| {
+    let check = |input: &[Position], ids: &[PositionId]| {
         assert_eq!(ids.len(), input.len());
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
         for id in ids {
@@ -325,7 +325,7 @@ pub(crate) async fn append_returns_ids(harness: &Harness) {
         .unwrap();
     check(&second_input, &second);
     assert!(second[0] > *first.last().unwrap(), "{first:?} {second:?}");
-    let unique: HashSet<i64> = first.iter().chain(&second).copied().collect();
+    let unique: HashSet<PositionId> = first.iter().chain(&second).copied().collect();
     assert_eq!(unique.len(), first.len() + second.len());
 
     let kept = [
@@ -346,7 +346,7 @@ pub(crate) async fn append_returns_ids(harness: &Harness) {
             assert_eq!(found.device_id, device);
             assert_eq!(found.position, quantize(position));
         }
-        let listed: HashSet<i64> = all(&store, device).await.iter().map(|p| p.id).collect();
+        let listed: HashSet<PositionId> = all(&store, device).await.iter().map(|p| p.id).collect();
         assert_eq!(listed, kept.iter().map(|(id, _)| *id).collect());
     }
     store.close().await.unwrap();
@@ -634,7 +634,9 @@ pub(crate) async fn read_only_sees_data(harness: &Harness) {
 pub(crate) async fn append_to_unknown_device_fails(harness: &Harness) {
     let store = harness.open().await;
     let device = new_device(&store, "known").await;
-    let result = store.append_positions(device + 1000, vec![at(1)]).await;
+    let result = store
+        .append_positions(DeviceId(device.get() + 1000), vec![at(1)])
+        .await;
     assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
     // Other appends are unaffected.
     store.append_positions(device, vec![at(1)]).await.unwrap();

@@ -1,14 +1,19 @@
 //! Contract tests: events.
 
-use trackd_model::{JsonObject, NewEvent, Timestamp};
+use trackd_model::{
+    DeviceId, EventId, EventKind, GeofenceId, JsonObject, MaintenanceId, NewEvent, PositionId,
+    Timestamp,
+};
 
 use super::accounts::device_fields;
 use super::Harness;
 use crate::StoreError;
 
-fn event(device_id: i64, event_type: &str, t: i64) -> NewEvent {
+use EventKind::{Alarm, DeviceOffline, DeviceOnline, GeofenceEnter};
+
+fn event(device_id: DeviceId, event_type: EventKind, t: i64) -> NewEvent {
     NewEvent {
-        event_type: event_type.into(),
+        event_type,
         event_time: Timestamp::from_millis(t),
         device_id,
         position_id: None,
@@ -22,39 +27,42 @@ pub(crate) async fn events_insert_and_range(harness: &Harness) {
     let store = harness.open().await;
     let a = store.create_device(device_fields("a")).await.unwrap().id;
     let b = store.create_device(device_fields("b")).await.unwrap().id;
-    let mut full = event(a, "alarm", 5_000);
-    full.position_id = Some((a << 32) | 7);
-    full.geofence_id = Some(3);
-    full.maintenance_id = Some(4);
+    let mut full = event(a, Alarm, 5_000);
+    full.position_id = Some(PositionId::from_parts(a, 7));
+    full.geofence_id = Some(GeofenceId(3));
+    full.maintenance_id = Some(MaintenanceId(4));
     full.attributes = JsonObject(r#"{"alarm":"sos"}"#.into());
     let stored = store.insert_event(full.clone()).await.unwrap();
-    assert_eq!(stored.event_type, "alarm");
+    assert_eq!(stored.event_type, Alarm);
     assert_eq!(stored.event_time, full.event_time);
     assert_eq!(stored.device_id, a);
     assert_eq!(stored.position_id, full.position_id);
-    assert_eq!(stored.geofence_id, Some(3));
-    assert_eq!(stored.maintenance_id, Some(4));
+    assert_eq!(stored.geofence_id, Some(GeofenceId(3)));
+    assert_eq!(stored.maintenance_id, Some(MaintenanceId(4)));
     assert_eq!(stored.attributes, full.attributes);
     assert_eq!(store.event(stored.id).await.unwrap(), Some(stored.clone()));
-    assert_eq!(store.event(stored.id + 1_000).await.unwrap(), None);
+    assert_eq!(
+        store.event(EventId(stored.id.get() + 1_000)).await.unwrap(),
+        None
+    );
 
     // Out of time order on purpose.
     for (device, kind, t) in [
-        (a, "deviceOnline", 9_000),
-        (b, "geofenceEnter", 1_000),
-        (a, "geofenceEnter", 1_000),
-        (b, "alarm", 5_000),
-        (a, "deviceOffline", 12_000),
+        (a, DeviceOnline, 9_000),
+        (b, GeofenceEnter, 1_000),
+        (a, GeofenceEnter, 1_000),
+        (b, Alarm, 5_000),
+        (a, DeviceOffline, 12_000),
     ] {
         store.insert_event(event(device, kind, t)).await.unwrap();
     }
-    let unknown = store.insert_event(event(9_999, "alarm", 0)).await;
+    let unknown = store.insert_event(event(DeviceId(9_999), Alarm, 0)).await;
     assert!(
         matches!(unknown, Err(StoreError::InvalidInput(_))),
         "{unknown:?}"
     );
 
-    let key = |e: &trackd_model::Event| (e.device_id, e.event_type.clone(), e.event_time.0);
+    let key = |e: &trackd_model::Event| (e.device_id, e.event_type, e.event_time.0);
     let t = Timestamp::from_millis;
     let all = store
         .events(&[a, b], None, Timestamp::MIN, Timestamp::MAX)
@@ -70,24 +78,18 @@ pub(crate) async fn events_insert_and_range(harness: &Harness) {
     let window = store.events(&[a], None, t(5_000), t(12_000)).await.unwrap();
     assert_eq!(
         window.iter().map(key).collect::<Vec<_>>(),
-        vec![
-            (a, "alarm".into(), 5_000),
-            (a, "deviceOnline".into(), 9_000)
-        ]
+        vec![(a, Alarm, 5_000), (a, DeviceOnline, 9_000)]
     );
-    let types = vec!["alarm".to_string(), "geofenceEnter".to_string()];
+    let types = vec![Alarm, GeofenceEnter];
     let filtered = store
         .events(&[b], Some(&types), Timestamp::MIN, Timestamp::MAX)
         .await
         .unwrap();
     assert_eq!(
         filtered.iter().map(key).collect::<Vec<_>>(),
-        vec![
-            (b, "geofenceEnter".into(), 1_000),
-            (b, "alarm".into(), 5_000)
-        ]
+        vec![(b, GeofenceEnter, 1_000), (b, Alarm, 5_000)]
     );
-    let only_alarm = vec!["alarm".to_string()];
+    let only_alarm = vec![Alarm];
     let alarms = store
         .events(&[a, b], Some(&only_alarm), t(0), t(100_000))
         .await
@@ -120,5 +122,36 @@ pub(crate) async fn events_insert_and_range(harness: &Harness) {
         left.iter().all(|e| e.device_id == b) && left.len() == 2,
         "{left:?}"
     );
+    store.close().await.unwrap();
+}
+
+/// A type name this build does not know, written by something else, reads
+/// as `Corrupt` naming it (not as some other kind, not as a panic).
+pub(crate) async fn unknown_stored_event_type_is_corrupt(harness: &Harness) {
+    let store = harness.open().await;
+    let device = store.create_device(device_fields("a")).await.unwrap().id;
+    let rows = store
+        .registry_query(
+            "INSERT INTO events (event_type, event_time, device_id, attributes) \
+             VALUES ('deviceTeleported', $1, $2, '{}') RETURNING id",
+            vec![1_000, device.get()],
+        )
+        .await
+        .unwrap();
+    let id = EventId(rows[0].int(0).unwrap());
+    for result in [
+        store.event(id).await.map(|_| ()),
+        store
+            .events(&[device], None, Timestamp::MIN, Timestamp::MAX)
+            .await
+            .map(|_| ()),
+    ] {
+        match result {
+            Err(StoreError::Corrupt(message)) => {
+                assert!(message.contains("deviceTeleported"), "{message}")
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
     store.close().await.unwrap();
 }

@@ -212,6 +212,7 @@ macro_rules! store_test_suite {
             );
             store_test_suite!(@tests $harness; events:
                 events_insert_and_range,
+                unknown_stored_event_type_is_corrupt,
             );
             store_test_suite!(@tests $harness; append:
                 duplicates_flagged_before_commit,

@@ -1,6 +1,6 @@
 //! Contract tests: permission links and their resolution.
 
-use trackd_model::{GeofenceFields, Link, Permitted};
+use trackd_model::{DeviceId, GeofenceFields, GroupId, Link, Permitted, UserId};
 
 use super::accounts::{device_fields, group_fields, user_fields};
 use super::Harness;
@@ -57,18 +57,25 @@ pub(crate) async fn links_idempotent_and_checked(harness: &Harness) {
         ]
     );
     // A device id equal to the group id must not pick up the group's links.
-    assert!(store.links_of_device(9_999).await.unwrap().is_empty());
+    assert!(store
+        .links_of_device(9_999.into())
+        .await
+        .unwrap()
+        .is_empty());
 
     for dangling in [
-        Link::UserDevice(user.id, 9_999),
-        Link::UserDevice(9_999, device.id),
-        Link::UserGroup(user.id, 9_999),
-        Link::UserGeofence(user.id, 9_999),
-        Link::UserManagedUser(user.id, 9_999),
-        Link::DeviceGeofence(9_999, geofence.id),
-        Link::GroupGeofence(group.id, 9_999),
+        Link::UserDevice(user.id, 9_999.into()),
+        Link::UserDevice(9_999.into(), device.id),
+        Link::UserGroup(user.id, 9_999.into()),
+        Link::UserGeofence(user.id, 9_999.into()),
+        Link::UserManagedUser(user.id, 9_999.into()),
+        Link::DeviceGeofence(9_999.into(), geofence.id),
+        Link::GroupGeofence(group.id, 9_999.into()),
         // Ids of one kind are not ids of another.
-        Link::UserDevice(user.id, group.id + geofence.id + 1_000),
+        Link::UserDevice(
+            user.id,
+            DeviceId(group.id.get() + geofence.id.get() + 1_000),
+        ),
     ] {
         let result = store.link(dangling).await;
         assert!(
@@ -128,7 +135,7 @@ pub(crate) async fn permitted_resolves_groups_and_managers(harness: &Harness) {
         .await
         .unwrap()
         .id;
-    let device_in = |unique_id: &str, group: Option<i64>| {
+    let device_in = |unique_id: &str, group: Option<GroupId>| {
         let mut fields = device_fields(unique_id);
         fields.group_id = group;
         fields
@@ -219,7 +226,10 @@ pub(crate) async fn permitted_resolves_groups_and_managers(harness: &Harness) {
         }
     );
     assert_eq!(store.permitted(cycle).await.unwrap(), Permitted::default());
-    assert_eq!(store.permitted(9_999).await.unwrap(), Permitted::default());
+    assert_eq!(
+        store.permitted(9_999.into()).await.unwrap(),
+        Permitted::default()
+    );
 
     // Linking the root group reaches every subgroup and its devices.
     store.link(Link::UserGroup(cycle, root)).await.unwrap();
@@ -242,7 +252,7 @@ pub(crate) async fn permitted_resolves_groups_and_managers(harness: &Harness) {
     store.close().await.unwrap();
 }
 
-fn sorted(mut ids: Vec<i64>) -> Vec<i64> {
+fn sorted<T: Ord>(mut ids: Vec<T>) -> Vec<T> {
     ids.sort();
     ids
 }
@@ -284,7 +294,7 @@ pub(crate) async fn managers_of_follows_the_tree_upwards(harness: &Harness) {
         .unlink(Link::UserManagedUser(looped, top))
         .await
         .unwrap();
-    assert_eq!(store.managers_of(top).await.unwrap(), Vec::<i64>::new());
+    assert_eq!(store.managers_of(top).await.unwrap(), Vec::<UserId>::new());
     assert_eq!(store.managers_of(middle).await.unwrap(), vec![top]);
     assert_eq!(
         store.managers_of(looped).await.unwrap(),

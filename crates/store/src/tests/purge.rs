@@ -1,6 +1,6 @@
 //! Contract tests: purging positions by time, for one device or all.
 
-use trackd_model::{NewDevice, Timestamp};
+use trackd_model::{DeviceId, NewDevice, Timestamp};
 
 use super::{typical_position, Harness};
 
@@ -11,7 +11,7 @@ fn t0() -> i64 {
     (crate::now_millis() / day - 3) * day
 }
 
-async fn fleet(harness: &Harness) -> (crate::Store, Vec<i64>) {
+async fn fleet(harness: &Harness) -> (crate::Store, Vec<DeviceId>) {
     let store = harness.open().await;
     let mut devices = Vec::new();
     for i in 0..3 {
@@ -43,7 +43,7 @@ async fn fleet(harness: &Harness) -> (crate::Store, Vec<i64>) {
     (store, devices)
 }
 
-async fn times(store: &crate::Store, device: i64) -> Vec<i64> {
+async fn times(store: &crate::Store, device: DeviceId) -> Vec<i64> {
     store
         .positions(device, Timestamp::MIN, Timestamp::MAX)
         .await

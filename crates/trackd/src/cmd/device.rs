@@ -58,7 +58,7 @@ pub(crate) async fn run(command: DeviceCommand) -> anyhow::Result<()> {
                     println!(
                         "{}",
                         serde_json::json!({
-                            "id": device.id,
+                            "id": device.id.get(),
                             "uniqueId": device.unique_id,
                             "name": device.name,
                             "disabled": device.disabled,

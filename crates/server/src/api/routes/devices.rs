@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
-use trackd_model::{Device, Link};
+use trackd_model::{Device, DeviceId, Link};
 
 use super::linked::{direct_links, filter_id, LinkedTo};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
@@ -21,7 +21,7 @@ pub(crate) async fn list(
     caller: Caller,
     params: Params,
 ) -> ApiResult<Json<Vec<DeviceDto>>> {
-    let ids = params.ids("id")?;
+    let ids = params.ids::<DeviceId>("id")?;
     let unique_ids: Vec<&str> = params
         .0
         .iter()
@@ -55,7 +55,7 @@ pub(crate) async fn list(
             .collect()
     } else {
         if let Some(user_id) = of_user {
-            let theirs: HashSet<i64> = direct_links(&shared, &caller, LinkedTo::User(user_id))
+            let theirs: HashSet<DeviceId> = direct_links(&shared, &caller, LinkedTo::User(user_id))
                 .await?
                 .into_iter()
                 .filter_map(|link| match link {
@@ -101,7 +101,7 @@ pub(crate) async fn list(
 pub(crate) async fn get_one(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<DeviceId>,
 ) -> ApiResult<Json<DeviceDto>> {
     if !caller.scope.device(id) {
         return Err(ApiError::NotFound);
@@ -138,7 +138,7 @@ pub(crate) async fn create(
             .await?;
     }
     shared.registry.forget(&device.unique_id);
-    tracing::info!(by = caller.user.id, device_id = device.id, "device created");
+    tracing::info!(by = %caller.user.id, device_id = %device.id, "device created");
     Ok(Json(DeviceDto::new(
         &device,
         shared.device_state(device.id).await?,
@@ -149,14 +149,14 @@ pub(crate) async fn create(
 pub(crate) async fn update(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<DeviceId>,
     ApiJson(body): ApiJson<DeviceDto>,
 ) -> ApiResult<Json<DeviceDto>> {
     if !caller.scope.device(id) {
         return Err(ApiError::NotFound);
     }
     caller.require_device_writable()?;
-    if body.id != 0 && body.id != id {
+    if body.id != 0 && body.id != id.get() {
         return Err(ApiError::bad("id in the body differs from the path"));
     }
     let fields = body.fields()?;
@@ -179,7 +179,7 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<DeviceId>,
 ) -> ApiResult<Response> {
     if !caller.scope.device(id) {
         return Err(ApiError::NotFound);

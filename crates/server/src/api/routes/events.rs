@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
+use trackd_model::{EventId, EventKind};
 
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{Params, PathId};
@@ -15,7 +16,7 @@ use crate::server::Shared;
 pub(crate) async fn get_one(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<EventId>,
 ) -> ApiResult<Json<EventDto>> {
     let event = shared
         .access
@@ -36,13 +37,7 @@ pub(crate) async fn report(
     if devices.is_empty() {
         return Ok(Json(Vec::new()));
     }
-    let types: Vec<String> = params
-        .0
-        .iter()
-        .filter(|(k, _)| k == "type")
-        .map(|(_, v)| v.clone())
-        .filter(|t| t != "allEvents")
-        .collect();
+    let types = event_types(&params)?;
     let types = (!types.is_empty()).then_some(types.as_slice());
     let events = shared
         .access
@@ -50,4 +45,18 @@ pub(crate) async fn report(
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(events.iter().map(EventDto::from).collect()))
+}
+
+/// The `type` filters of a report, Traccar's names; `allEvents` adds none
+/// and an unknown name is a 400 naming it.
+fn event_types(params: &Params) -> ApiResult<Vec<EventKind>> {
+    params
+        .0
+        .iter()
+        .filter(|(key, name)| key == "type" && name != "allEvents")
+        .map(|(_, name)| {
+            name.parse::<EventKind>()
+                .map_err(|error| ApiError::bad(format!("type: {error}")))
+        })
+        .collect()
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
-use trackd_model::Link;
+use trackd_model::{GeofenceId, Link};
 
 use super::linked::{direct_links, filter_id, LinkedTo};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
@@ -26,12 +26,14 @@ pub(crate) async fn list(
     let page = params.page()?;
     let keyword = params.keyword();
     // Each filter given narrows the list further, as Traccar's conditions do.
-    let mut filters: Vec<HashSet<i64>> = Vec::new();
-    for (key, owner) in [
-        ("userId", LinkedTo::User as fn(i64) -> LinkedTo),
-        ("groupId", LinkedTo::Group),
-        ("deviceId", LinkedTo::Device),
-    ] {
+    let mut filters: Vec<HashSet<GeofenceId>> = Vec::new();
+    type Owner = fn(i64) -> LinkedTo;
+    let owners: [(&str, Owner); 3] = [
+        ("userId", |id| LinkedTo::User(id.into())),
+        ("groupId", |id| LinkedTo::Group(id.into())),
+        ("deviceId", |id| LinkedTo::Device(id.into())),
+    ];
+    for (key, owner) in owners {
         if let Some(id) = filter_id(&params, key)? {
             let links = direct_links(&shared, &caller, owner(id)).await?;
             filters.push(
@@ -71,7 +73,7 @@ pub(crate) async fn list(
 pub(crate) async fn get_one(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<GeofenceId>,
 ) -> ApiResult<Json<GeofenceDto>> {
     if !caller.scope.geofence(id) {
         return Err(ApiError::NotFound);
@@ -102,14 +104,14 @@ pub(crate) async fn create(
 pub(crate) async fn update(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<GeofenceId>,
     ApiJson(body): ApiJson<GeofenceDto>,
 ) -> ApiResult<Json<GeofenceDto>> {
     if !caller.scope.geofence(id) {
         return Err(ApiError::NotFound);
     }
     caller.require_writable()?;
-    if body.id != 0 && body.id != id {
+    if body.id != 0 && body.id != id.get() {
         return Err(ApiError::bad("id in the body differs from the path"));
     }
     let fields = body.fields()?;
@@ -121,7 +123,7 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<GeofenceId>,
 ) -> ApiResult<Response> {
     if !caller.scope.geofence(id) {
         return Err(ApiError::NotFound);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
-use trackd_model::{GroupFields, Link};
+use trackd_model::{GroupFields, GroupId, Link};
 
 use super::linked::{direct_links, filter_id, LinkedTo};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
@@ -25,7 +25,7 @@ pub(crate) async fn list(
     let exclude_attributes = params.flag("excludeAttributes")?;
     let page = params.page()?;
     let keyword = params.keyword();
-    let linked: Option<HashSet<i64>> = match filter_id(&params, "userId")? {
+    let linked: Option<HashSet<GroupId>> = match filter_id(&params, "userId")? {
         Some(user_id) => Some(
             direct_links(&shared, &caller, LinkedTo::User(user_id))
                 .await?
@@ -62,7 +62,7 @@ pub(crate) async fn list(
 pub(crate) async fn get_one(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<GroupId>,
 ) -> ApiResult<Json<GroupDto>> {
     if !caller.scope.group(id) {
         return Err(ApiError::NotFound);
@@ -101,14 +101,14 @@ pub(crate) async fn create(
 pub(crate) async fn update(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<GroupId>,
     ApiJson(body): ApiJson<GroupDto>,
 ) -> ApiResult<Json<GroupDto>> {
     if !caller.scope.group(id) {
         return Err(ApiError::NotFound);
     }
     caller.require_writable()?;
-    if body.id != 0 && body.id != id {
+    if body.id != 0 && body.id != id.get() {
         return Err(ApiError::bad("id in the body differs from the path"));
     }
     let fields = body.fields()?;
@@ -121,7 +121,7 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<GroupId>,
 ) -> ApiResult<Response> {
     if !caller.scope.group(id) {
         return Err(ApiError::NotFound);

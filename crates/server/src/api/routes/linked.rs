@@ -3,7 +3,7 @@
 //! reaches through a group or a managed user, so that a client's
 //! "connections" page shows exactly the links it can add and remove.
 
-use trackd_model::Link;
+use trackd_model::{DeviceId, GroupId, Link, UserId};
 
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::Params;
@@ -13,14 +13,14 @@ use crate::server::Shared;
 /// The object whose direct links a list is filtered by.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum LinkedTo {
-    User(i64),
-    Device(i64),
-    Group(i64),
+    User(UserId),
+    Device(DeviceId),
+    Group(GroupId),
 }
 
 /// The id given for `key`; 0 (Traccar's "none") and absence are `None`.
-pub(crate) fn filter_id(params: &Params, key: &str) -> ApiResult<Option<i64>> {
-    Ok(params.id(key)?.filter(|id| *id != 0))
+pub(crate) fn filter_id<T: From<i64>>(params: &Params, key: &str) -> ApiResult<Option<T>> {
+    Ok(params.id::<i64>(key)?.filter(|id| *id != 0).map(T::from))
 }
 
 /// The links `owner` is an end of; 404 when the caller cannot see it, like

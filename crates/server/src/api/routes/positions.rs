@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
-use trackd_model::DeviceId;
+use trackd_model::{DeviceId, GroupId, PositionId};
 
 use crate::api::dto::PositionDto;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
@@ -22,7 +22,7 @@ pub(crate) async fn list(
     params: Params,
 ) -> ApiResult<Json<Vec<PositionDto>>> {
     let viewer = caller.viewer();
-    let ids = params.ids("id")?;
+    let ids = params.ids::<PositionId>("id")?;
     if !ids.is_empty() {
         let mut out = Vec::new();
         for id in ids {
@@ -32,7 +32,7 @@ pub(crate) async fn list(
         }
         return Ok(Json(out));
     }
-    let device_id = params.id("deviceId")?;
+    let device_id = params.id::<DeviceId>("deviceId")?;
     let from = params.time("from")?;
     let to = params.time("to")?;
     match (device_id, from, to) {
@@ -73,8 +73,8 @@ pub(crate) async fn requested_devices(
     caller: &Caller,
     params: &Params,
 ) -> ApiResult<Vec<DeviceId>> {
-    let mut devices = params.ids("deviceId")?;
-    let group_ids = params.ids("groupId")?;
+    let mut devices = params.ids::<DeviceId>("deviceId")?;
+    let group_ids = params.ids::<GroupId>("groupId")?;
     if !group_ids.is_empty() {
         for group_id in &group_ids {
             if !caller.scope.group(*group_id) {
@@ -82,7 +82,7 @@ pub(crate) async fn requested_devices(
             }
         }
         let groups = shared.store.groups().await?;
-        let mut wanted: Vec<i64> = group_ids.clone();
+        let mut wanted: Vec<GroupId> = group_ids.clone();
         // Walk down the group tree; bounded by the number of groups.
         let mut changed = true;
         while changed {

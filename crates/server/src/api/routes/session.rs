@@ -129,7 +129,7 @@ pub(crate) async fn create_token(
         .store
         .create_token(caller.user.id, &secret_hash(&token), expires)
         .await?;
-    tracing::info!(user_id = caller.user.id, "api token created");
+    tracing::info!(user_id = %caller.user.id, "api token created");
     let wants_json = headers
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -169,6 +169,6 @@ pub(crate) async fn revoke_token(
     {
         return Err(ApiError::NotFound);
     }
-    tracing::info!(user_id = caller.user.id, "api token revoked");
+    tracing::info!(user_id = %caller.user.id, "api token revoked");
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -107,7 +107,7 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, mut caller: Caller) {
                 let first = match update {
                     Ok(update) => update,
                     Err(RecvError::Lagged(missed)) => {
-                        tracing::info!(user_id = caller.user.id, missed, "websocket client too slow, dropped");
+                        tracing::info!(user_id = %caller.user.id, missed, "websocket client too slow, dropped");
                         close(&mut socket, 1013, "too slow").await;
                         return;
                     }
@@ -162,7 +162,7 @@ async fn refresh(
             true
         }
         Ok(None) => {
-            tracing::info!(user_id = caller.user.id, "websocket closed: access revoked");
+            tracing::info!(user_id = %caller.user.id, "websocket closed: access revoked");
             close(socket, CLOSE_REVOKED, "access revoked").await;
             false
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
-use trackd_model::Link;
+use trackd_model::{Link, UserId};
 
 use super::linked::{direct_links, filter_id, LinkedTo};
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
@@ -42,7 +42,7 @@ pub(crate) async fn list(
     let exclude_attributes = params.flag("excludeAttributes")?;
     let page = params.page()?;
     let keyword = params.keyword();
-    let mut filters: Vec<HashSet<i64>> = Vec::new();
+    let mut filters: Vec<HashSet<UserId>> = Vec::new();
     if let Some(owner) = filter_id(&params, "userId")? {
         let links = direct_links(&shared, &caller, LinkedTo::User(owner)).await?;
         filters.push(
@@ -101,7 +101,7 @@ pub(crate) async fn list(
 pub(crate) async fn get_one(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
 ) -> ApiResult<Json<UserDto>> {
     if !caller.scope.user(id) {
         return Err(ApiError::NotFound);
@@ -140,7 +140,7 @@ pub(crate) async fn create(
             .link(Link::UserManagedUser(caller.user.id, user.id))
             .await?;
     }
-    tracing::info!(by = caller.user.id, user_id = user.id, "user created");
+    tracing::info!(by = %caller.user.id, user_id = %user.id, "user created");
     Ok(Json(UserDto::from(&user)))
 }
 
@@ -148,13 +148,13 @@ pub(crate) async fn create(
 pub(crate) async fn update(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
     ApiJson(body): ApiJson<UserDto>,
 ) -> ApiResult<Json<UserDto>> {
     if !caller.scope.user(id) {
         return Err(ApiError::NotFound);
     }
-    if body.id != 0 && body.id != id {
+    if body.id != 0 && body.id != id.get() {
         return Err(ApiError::bad("id in the body differs from the path"));
     }
     caller.require_writable()?;
@@ -194,8 +194,8 @@ pub(crate) async fn update(
         let ended = shared.store.change_password(id, &new_hash, keep).await?;
         shared.basic.clear();
         tracing::info!(
-            by = caller.user.id,
-            user_id = id,
+            by = %caller.user.id,
+            user_id = %id,
             ended,
             "password changed; other sessions and tokens ended"
         );
@@ -207,7 +207,7 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
 ) -> ApiResult<Response> {
     if !caller.scope.user(id) {
         return Err(ApiError::NotFound);
