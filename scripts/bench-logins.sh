@@ -4,12 +4,14 @@
 # `trackd bench logins`: ATTACKERS concurrent bad logins from 127.0.0.1 for
 # SECONDS while the real user logs in from 127.0.0.2; prints the server's
 # memory growth and the real user's login times.
-# Usage: scripts/bench-logins.sh [ATTACKERS] [SECONDS]
+# Usage: scripts/bench-logins.sh [ATTACKERS] [SECONDS] [ADDRESSES]
+# ADDRESSES > 1 spreads the attackers over 127.0.1.1, 127.0.1.2, ...
 # TRACKD_SERVER_BIN runs another build as the server (e.g. an older one);
 # the bench client is always this tree's release build.
 set -euo pipefail
 attackers=${1:-500}
 seconds=${2:-10}
+addresses=${3:-1}
 cd "$(dirname "$0")/.."
 cargo build --release -p trackd >/dev/null
 bin=target/release/trackd
@@ -43,6 +45,8 @@ trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
 sleep 1
 echo "server: $("$server_bin" --version), $(nproc) cores"
 "$bin" bench logins --http "127.0.0.1:$port" --server-pid "$server" \
-  --attackers "$attackers" --duration "$seconds" --email real@example.com
+  --attackers "$attackers" --duration "$seconds" --email real@example.com \
+  --attacker-addresses "$addresses" \
+  --attacker-from "$(if [ "$addresses" -gt 1 ]; then echo 127.0.1.1; else echo 127.0.0.1; fi)"
 kill -TERM $server
 wait $server || true

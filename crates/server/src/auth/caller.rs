@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use trackd_model::{Timestamp, User, UserId};
 
 use super::rate_limit::Refusal;
-use super::{client_ip, secret_hash, HashError, Scope};
+use super::{client_ip, secret_hash, HashError, Priority, Scope};
 use crate::api::error::{ApiError, ApiResult};
 use crate::server::Shared;
 
@@ -181,7 +181,17 @@ pub(crate) async fn login_with_password(
     };
     // Verify even for unknown users so timing does not reveal accounts.
     let hash_for_check = hash.as_deref().unwrap_or(DUMMY_HASH);
-    let matches = match shared.hashing.verify(password, hash_for_check).await {
+    // An address that failed recently waits behind everyone else.
+    let priority = if shared.logins.recently_failed(address, shared.now()) {
+        Priority::Later
+    } else {
+        Priority::First
+    };
+    let matches = match shared
+        .hashing
+        .verify(password, hash_for_check, priority)
+        .await
+    {
         Ok(matches) => matches,
         Err(HashError::Busy) => {
             tracing::debug!(email, address = shown, "login refused: hashing queue full");

@@ -6,14 +6,15 @@
 //! of workers, not the number of requests. Before this pool,
 //! every login ran on tokio's blocking pool (up to 512 threads): 150
 //! concurrent failed logins grew the server from 252 MB to 2.98 GB. Now at
-//! most `workers` hashes run at once, at most `queue` wait, and a job that
-//! waited longer than the deadline is not run at all: its caller is told
-//! the server is busy (503 with `Retry-After`) instead of waiting without
-//! bound.
+//! most `workers` hashes run at once, at most `queue` wait (in each of two
+//! queues: addresses without recent failures are served first), and a job
+//! that waited longer than the deadline is not run at all: its caller is
+//! told the server is busy (503 with `Retry-After`) instead of waiting
+//! without bound.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -68,60 +69,102 @@ struct Counters {
     refused: AtomicU64,
 }
 
-/// The hashing pool. Dropping it lets its threads end once the queue drains.
+/// Which queue a job waits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Priority {
+    /// An address without recent failures, or an authenticated caller.
+    First,
+    /// An address that failed recently: served only when no `First` job
+    /// waits, so a distributed guessing campaign, which the per-address
+    /// throttle cannot stop, does not keep the real user out.
+    Later,
+}
+
+#[derive(Default)]
+struct Queues {
+    first: VecDeque<Job>,
+    later: VecDeque<Job>,
+    closed: bool,
+}
+
+struct Inner {
+    queues: Mutex<Queues>,
+    ready: Condvar,
+    /// Jobs each queue holds at most.
+    capacity: usize,
+    counters: Counters,
+}
+
+/// The hashing pool. Dropping it ends its threads (jobs still waiting are
+/// answered busy).
 pub(crate) struct HashPool {
-    queue: SyncSender<Job>,
+    inner: Arc<Inner>,
     deadline: Duration,
     workers: usize,
-    counters: Arc<Counters>,
+}
+
+impl Drop for HashPool {
+    fn drop(&mut self) {
+        if let Ok(mut queues) = self.inner.queues.lock() {
+            queues.closed = true;
+        }
+        self.inner.ready.notify_all();
+    }
 }
 
 impl HashPool {
-    /// `workers` threads (at least one), at most `queue` jobs waiting, each
-    /// run only if a worker takes it within `deadline`.
+    /// `workers` threads (at least one), at most `queue` jobs waiting in
+    /// each of the two queues, each run only if a worker takes it within
+    /// `deadline`.
     pub(crate) fn new(workers: usize, queue: usize, deadline: Duration) -> HashPool {
         let workers = workers.max(1);
-        let (sender, receiver) = sync_channel::<Job>(queue);
-        let receiver = Arc::new(Mutex::new(receiver));
-        let counters = Arc::new(Counters::default());
+        let inner = Arc::new(Inner {
+            queues: Mutex::new(Queues::default()),
+            ready: Condvar::new(),
+            capacity: queue,
+            counters: Counters::default(),
+        });
         let mut started = 0;
         for index in 0..workers {
-            let receiver = receiver.clone();
-            let counters = counters.clone();
+            let inner = inner.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("trackd-hash-{index}"))
-                .spawn(move || work(&receiver, &counters));
+                .spawn(move || work(&inner));
             match spawned {
                 Ok(_) => started += 1,
                 Err(err) => tracing::error!(%err, "starting a password hashing thread"),
             }
         }
         HashPool {
-            queue: sender,
+            inner,
             deadline,
             workers: started,
-            counters,
         }
     }
 
     /// Whether `password` matches the stored PHC `hash`.
-    pub(crate) async fn verify(&self, password: &str, hash: &str) -> Result<bool, HashError> {
+    pub(crate) async fn verify(
+        &self,
+        password: &str,
+        hash: &str,
+        priority: Priority,
+    ) -> Result<bool, HashError> {
         let work = Work::Verify {
             password: password.to_owned(),
             hash: hash.to_owned(),
         };
-        match self.run(work).await? {
+        match self.run(work, priority).await? {
             Done::Verified(matches) => Ok(matches),
             Done::Hashed(_) => Err(HashError::Failed),
         }
     }
 
-    /// A new PHC hash of `password`.
+    /// A new PHC hash of `password` (for an authenticated caller: first).
     pub(crate) async fn hash(&self, password: &str) -> Result<String, HashError> {
         let work = Work::Hash {
             password: password.to_owned(),
         };
-        match self.run(work).await? {
+        match self.run(work, Priority::First).await? {
             Done::Hashed(Ok(hash)) => Ok(hash),
             Done::Hashed(Err(err)) => {
                 tracing::error!(%err, "password hashing failed");
@@ -131,44 +174,72 @@ impl HashPool {
         }
     }
 
-    async fn run(&self, work: Work) -> Result<Done, HashError> {
+    async fn run(&self, work: Work, priority: Priority) -> Result<Done, HashError> {
         let (reply, done) = oneshot::channel();
         let job = Job {
             work,
             deadline: Instant::now() + self.deadline,
             reply,
         };
-        match self.queue.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.refused.fetch_add(1, Ordering::Relaxed);
-                return Err(HashError::Busy);
+        let queued = match self.inner.queues.lock() {
+            Ok(mut queues) => {
+                let queue = match priority {
+                    Priority::First => &mut queues.first,
+                    Priority::Later => &mut queues.later,
+                };
+                if queue.len() < self.inner.capacity && self.workers > 0 {
+                    queue.push_back(job);
+                    true
+                } else {
+                    false
+                }
             }
+            Err(_) => false,
+        };
+        if !queued {
+            self.inner.counters.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(HashError::Busy);
         }
+        self.inner.ready.notify_one();
         // The worker drops the reply of a job whose deadline passed.
         done.await.map_err(|_| HashError::Busy)
     }
 
     /// The pool's counters.
     pub(crate) fn stats(&self) -> HashingStats {
+        let counters = &self.inner.counters;
         HashingStats {
             workers: self.workers,
-            peak_running: self.counters.peak_running.load(Ordering::Relaxed),
-            completed: self.counters.completed.load(Ordering::Relaxed),
-            refused: self.counters.refused.load(Ordering::Relaxed),
+            peak_running: counters.peak_running.load(Ordering::Relaxed),
+            completed: counters.completed.load(Ordering::Relaxed),
+            refused: counters.refused.load(Ordering::Relaxed),
         }
     }
 }
 
-fn next_job(receiver: &Mutex<Receiver<Job>>) -> Option<Job> {
-    let receiver = receiver.lock().ok()?;
-    receiver.recv().ok()
+/// The next job, `First` before `Later`; `None` once the pool is dropped.
+fn next_job(inner: &Inner) -> Option<Job> {
+    let mut queues = inner.queues.lock().ok()?;
+    loop {
+        if queues.closed {
+            return None;
+        }
+        if let Some(job) = queues
+            .first
+            .pop_front()
+            .or_else(|| queues.later.pop_front())
+        {
+            return Some(job);
+        }
+        queues = inner.ready.wait(queues).ok()?;
+    }
 }
 
-fn work(receiver: &Mutex<Receiver<Job>>, counters: &Counters) {
+fn work(inner: &Inner) {
+    let counters = &inner.counters;
     // One Argon2 working array per thread, reused for every job.
     let mut memory = Memory::default();
-    while let Some(job) = next_job(receiver) {
+    while let Some(job) = next_job(inner) {
         if job.reply.is_closed() {
             // The request went away while queued.
             continue;
@@ -204,7 +275,7 @@ mod tests {
             .map(|_| {
                 let pool = pool.clone();
                 let hash = hash.clone();
-                tokio::spawn(async move { pool.verify("wrong", &hash).await })
+                tokio::spawn(async move { pool.verify("wrong", &hash, Priority::Later).await })
             })
             .collect();
         let mut verified = 0;
@@ -227,7 +298,10 @@ mod tests {
         assert!(busy > 0, "some attempts were refused: {stats:?}");
         assert_eq!(verified + busy, 40);
         assert_eq!(stats.refused, busy as u64);
-        assert!(pool.verify("correct horse", &hash).await.unwrap());
+        assert!(pool
+            .verify("correct horse", &hash, Priority::First)
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
@@ -236,18 +310,77 @@ mod tests {
         let pool = HashPool::new(1, 4, Duration::ZERO);
         let hash = hash_password("correct horse").unwrap();
         assert_eq!(
-            pool.verify("correct horse", &hash).await,
+            pool.verify("correct horse", &hash, Priority::First).await,
             Err(HashError::Busy)
         );
         assert_eq!(pool.stats().completed, 0);
         assert_eq!(pool.stats().refused, 1);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn addresses_without_failures_are_served_first() {
+        let pool = Arc::new(HashPool::new(1, 16, Duration::from_secs(60)));
+        let hash = hash_password("correct horse").unwrap();
+        // Occupy the only worker with a slow hash (256 MiB, 2 passes).
+        let slow = argon2::password_hash::PasswordHasher::hash_password(
+            &argon2::Argon2::new(
+                argon2::Algorithm::Argon2id,
+                argon2::Version::V0x13,
+                argon2::Params::new(256 * 1024, 2, 1, None).unwrap(),
+            ),
+            b"slow",
+            &argon2::password_hash::SaltString::generate(
+                &mut argon2::password_hash::rand_core::OsRng,
+            ),
+        )
+        .unwrap()
+        .to_string();
+        let busy = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.verify("slow", &slow, Priority::First).await })
+        };
+        while pool.inner.counters.running.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut waiting = Vec::new();
+        for (name, priority) in [
+            ("later 1", Priority::Later),
+            ("later 2", Priority::Later),
+            ("first", Priority::First),
+        ] {
+            let queued = pool.clone();
+            let hash = hash.clone();
+            let order = order.clone();
+            waiting.push(tokio::spawn(async move {
+                queued.verify("wrong", &hash, priority).await.unwrap();
+                order.lock().unwrap().push(name);
+            }));
+            // Queued in this order.
+            while pool_len(&pool) < waiting.len() {
+                tokio::task::yield_now().await;
+            }
+        }
+        assert!(busy.await.unwrap().unwrap());
+        for task in waiting {
+            task.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), ["first", "later 1", "later 2"]);
+    }
+
+    fn pool_len(pool: &HashPool) -> usize {
+        let queues = pool.inner.queues.lock().unwrap();
+        queues.first.len() + queues.later.len()
+    }
+
     #[tokio::test]
     async fn hashes_made_by_the_pool_verify() {
         let pool = HashPool::new(1, 1, Duration::from_secs(30));
         let hash = pool.hash("correct horse").await.unwrap();
-        assert!(pool.verify("correct horse", &hash).await.unwrap());
-        assert!(!pool.verify("wrong", &hash).await.unwrap());
+        assert!(pool
+            .verify("correct horse", &hash, Priority::First)
+            .await
+            .unwrap());
+        assert!(!pool.verify("wrong", &hash, Priority::Later).await.unwrap());
     }
 }

@@ -226,6 +226,21 @@ impl LoginLimiter {
         }
     }
 
+    /// Whether `address` has failures it has not yet forgotten (its logins
+    /// then wait behind everyone else's for a hashing thread).
+    pub(crate) fn recently_failed(&self, address: Option<IpAddr>, now: Timestamp) -> bool {
+        let Some(address) = address else {
+            return false;
+        };
+        self.state.lock().is_ok_and(|state| {
+            state
+                .addresses
+                .entries
+                .get(&address)
+                .is_some_and(|failures| !failures.forgotten(now.as_millis()))
+        })
+    }
+
     /// A successful login clears the failures of its (account, address).
     pub(crate) fn succeeded(&self, account: &str, address: Option<IpAddr>) {
         let Some(address) = address else {
@@ -324,6 +339,9 @@ mod tests {
         ));
         let other = IpAddr::from([10, 0, 0, 3]);
         assert!(limiter.begin("new@example.com", Some(other), at(0)).is_ok());
+        assert!(limiter.recently_failed(Some(ip), at(0)));
+        assert!(!limiter.recently_failed(Some(other), at(0)));
+        assert!(!limiter.recently_failed(Some(ip), at(FORGET_MS + 1)));
     }
 
     #[test]

@@ -31,6 +31,12 @@ pub(crate) struct LoginsArgs {
     /// Source address of the bad logins.
     #[arg(long, default_value = "127.0.0.1")]
     attacker_from: IpAddr,
+    /// Spread the bad logins over this many source addresses: the IPv4
+    /// addresses from --attacker-from on (a distributed attack, which the
+    /// per-address throttle does not stop, so the hashing queue is what
+    /// holds).
+    #[arg(long, default_value_t = 1)]
+    attacker_addresses: u32,
     /// Seconds the attack lasts.
     #[arg(long, default_value_t = 10)]
     duration: u64,
@@ -79,10 +85,20 @@ pub(crate) async fn run(args: LoginsArgs) -> anyhow::Result<()> {
     })?;
     let (rss_before, _) = memory_kib(args.server_pid).context("reading the server's memory")?;
     let url = format!("http://{}/api/session", args.http);
-    let attacker = reqwest::Client::builder()
-        .local_address(args.attacker_from)
-        .timeout(Duration::from_secs(120))
-        .build()?;
+    let first = match args.attacker_from {
+        IpAddr::V4(v4) => u32::from(v4),
+        IpAddr::V6(_) => anyhow::bail!("--attacker-from must be an IPv4 address"),
+    };
+    let attackers = (0..args.attacker_addresses.max(1))
+        .map(|i| {
+            reqwest::Client::builder()
+                .local_address(IpAddr::from(std::net::Ipv4Addr::from(
+                    first.wrapping_add(i),
+                )))
+                .timeout(Duration::from_secs(120))
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let real = reqwest::Client::builder()
         .local_address(args.real_from)
         .timeout(Duration::from_secs(120))
@@ -94,7 +110,7 @@ pub(crate) async fn run(args: LoginsArgs) -> anyhow::Result<()> {
     let statuses = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
     let mut tasks = Vec::with_capacity(args.attackers);
     for task in 0..args.attackers {
-        let client = attacker.clone();
+        let client = attackers[task % attackers.len()].clone();
         let url = url.clone();
         let statuses = statuses.clone();
         tasks.push(tokio::spawn(async move {
@@ -165,9 +181,10 @@ pub(crate) async fn run(args: LoginsArgs) -> anyhow::Result<()> {
     let total: u64 = statuses.values().sum();
     let breakdown: Vec<String> = statuses.iter().map(|(k, n)| format!("{k}: {n}")).collect();
     println!(
-        "attack: {} concurrent bad logins from {} for {:.1}s: {} answered ({})",
+        "attack: {} concurrent bad logins from {} ({} address(es)) for {:.1}s: {} answered ({})",
         args.attackers,
         args.attacker_from,
+        attackers.len(),
         attack_secs,
         total,
         breakdown.join(", ")
