@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use trackd_model::{Timestamp, User, UserId};
 
 use super::rate_limit::Refusal;
-use super::{client_ip, secret_hash, HashError, Priority, Scope};
+use super::{client_ip, secret_hash, HashError, Scope};
 use crate::api::error::{ApiError, ApiResult};
 use crate::server::Shared;
 
@@ -150,7 +150,7 @@ pub(crate) async fn login_with_password(
     address: Option<IpAddr>,
 ) -> ApiResult<User> {
     let shown = address.map(tracing::field::display);
-    let _attempt = match shared.logins.begin(email, address, shared.now()) {
+    let attempt = match shared.logins.begin(email, address, shared.now()) {
         Ok(attempt) => attempt,
         Err(Refusal::Throttled { retry_after_secs }) => {
             // Debug: a flood of refused guesses must not flood the log (each
@@ -181,15 +181,10 @@ pub(crate) async fn login_with_password(
     };
     // Verify even for unknown users so timing does not reveal accounts.
     let hash_for_check = hash.as_deref().unwrap_or(DUMMY_HASH);
-    // An address that failed recently waits behind everyone else.
-    let priority = if shared.logins.recently_failed(address, shared.now()) {
-        Priority::Later
-    } else {
-        Priority::First
-    };
+    // An address that failed, or has not yet succeeded, waits behind others.
     let matches = match shared
         .hashing
-        .verify(password, hash_for_check, priority)
+        .verify(password, hash_for_check, attempt.priority())
         .await
     {
         Ok(matches) => matches,

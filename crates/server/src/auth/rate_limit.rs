@@ -18,6 +18,10 @@
 //! the check before the first failure is counted, nor fill the hashing
 //! queue that other addresses share.
 //!
+//! Attempts also say where they wait for a hashing thread
+//! ([`Attempt::priority`]): an address that failed, or began an attempt
+//! that has not succeeded, within the last hour waits behind the others.
+//!
 //! Time is the server's clock (a manual clock in tests); memory is bounded:
 //! when a table is full its forgotten keys are dropped, and if that is not
 //! enough it is cleared.
@@ -27,6 +31,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use trackd_model::Timestamp;
+
+use super::hashing::Priority;
 
 /// Failures of one account from one address before delays start.
 pub(crate) const FREE_PER_ACCOUNT_ADDRESS: u32 = 5;
@@ -125,6 +131,8 @@ struct State {
     pairs: Table<(String, IpAddr)>,
     addresses: Table<IpAddr>,
     in_flight: HashMap<IpAddr, usize>,
+    /// When each address last began an attempt that has not succeeded.
+    unproven: HashMap<IpAddr, i64>,
 }
 
 /// Counts failed and in-flight logins.
@@ -137,6 +145,17 @@ pub(crate) struct LoginLimiter {
 pub(crate) struct Attempt {
     state: Arc<Mutex<State>>,
     address: Option<IpAddr>,
+    priority: Priority,
+}
+
+impl Attempt {
+    /// Where the attempt waits for a hashing thread: first if its address
+    /// has neither failed nor begun an attempt that did not succeed within
+    /// the last hour, so a campaign from many addresses gets one early
+    /// guess per address and then waits behind everyone else.
+    pub(crate) fn priority(&self) -> Priority {
+        self.priority
+    }
 }
 
 impl Drop for Attempt {
@@ -167,6 +186,7 @@ impl LoginLimiter {
                 pairs: Table::new(FREE_PER_ACCOUNT_ADDRESS),
                 addresses: Table::new(FREE_PER_ADDRESS),
                 in_flight: HashMap::new(),
+                unproven: HashMap::new(),
             })),
             concurrency_per_address: concurrency_per_address.max(1),
         }
@@ -185,6 +205,7 @@ impl LoginLimiter {
             return Ok(Attempt {
                 state: self.state.clone(),
                 address: None,
+                priority: Priority::First,
             });
         };
         let now_ms = now.as_millis();
@@ -208,9 +229,33 @@ impl LoginLimiter {
             return Err(Refusal::Concurrent);
         }
         *in_flight += 1;
+        let failed = state
+            .addresses
+            .entries
+            .get(&address)
+            .is_some_and(|failures| !failures.forgotten(now_ms));
+        let unproven = state
+            .unproven
+            .get(&address)
+            .is_some_and(|since| now_ms.saturating_sub(*since) <= FORGET_MS);
+        let priority = if failed || unproven {
+            Priority::Later
+        } else {
+            Priority::First
+        };
+        if state.unproven.len() >= MAX_KEYS && !state.unproven.contains_key(&address) {
+            state
+                .unproven
+                .retain(|_, since| now_ms.saturating_sub(*since) <= FORGET_MS);
+            if state.unproven.len() >= MAX_KEYS {
+                state.unproven.clear();
+            }
+        }
+        state.unproven.insert(address, now_ms);
         Ok(Attempt {
             state: self.state.clone(),
             address: Some(address),
+            priority,
         })
     }
 
@@ -226,22 +271,8 @@ impl LoginLimiter {
         }
     }
 
-    /// Whether `address` has failures it has not yet forgotten (its logins
-    /// then wait behind everyone else's for a hashing thread).
-    pub(crate) fn recently_failed(&self, address: Option<IpAddr>, now: Timestamp) -> bool {
-        let Some(address) = address else {
-            return false;
-        };
-        self.state.lock().is_ok_and(|state| {
-            state
-                .addresses
-                .entries
-                .get(&address)
-                .is_some_and(|failures| !failures.forgotten(now.as_millis()))
-        })
-    }
-
-    /// A successful login clears the failures of its (account, address).
+    /// A successful login clears the failures of its (account, address)
+    /// and proves its address (failures of the address itself stay).
     pub(crate) fn succeeded(&self, account: &str, address: Option<IpAddr>) {
         let Some(address) = address else {
             return;
@@ -251,6 +282,7 @@ impl LoginLimiter {
                 .pairs
                 .entries
                 .remove(&(account.to_lowercase(), address));
+            state.unproven.remove(&address);
         }
     }
 }
@@ -339,9 +371,6 @@ mod tests {
         ));
         let other = IpAddr::from([10, 0, 0, 3]);
         assert!(limiter.begin("new@example.com", Some(other), at(0)).is_ok());
-        assert!(limiter.recently_failed(Some(ip), at(0)));
-        assert!(!limiter.recently_failed(Some(other), at(0)));
-        assert!(!limiter.recently_failed(Some(ip), at(FORGET_MS + 1)));
     }
 
     #[test]
@@ -381,6 +410,47 @@ mod tests {
         assert!(limiter.begin("c@example.com", Some(other), at(0)).is_ok());
         drop(first);
         assert!(limiter.begin("c@example.com", Some(ip), at(0)).is_ok());
+    }
+
+    #[test]
+    fn unproven_addresses_wait_behind_the_others() {
+        let limiter = LoginLimiter::new(4);
+        let user = IpAddr::from([10, 0, 0, 7]);
+        let guesser = IpAddr::from([10, 0, 0, 8]);
+        // A first attempt goes first; while it is pending, or after it
+        // failed, the address waits behind; a success proves it again.
+        let first = limiter.begin("u@example.com", Some(user), at(0)).unwrap();
+        assert_eq!(first.priority(), Priority::First);
+        let second = limiter.begin("u@example.com", Some(user), at(0)).unwrap();
+        assert_eq!(second.priority(), Priority::Later);
+        limiter.succeeded("u@example.com", Some(user));
+        drop((first, second));
+        let again = limiter.begin("u@example.com", Some(user), at(1)).unwrap();
+        assert_eq!(again.priority(), Priority::First);
+
+        let guess = limiter
+            .begin("u@example.com", Some(guesser), at(0))
+            .unwrap();
+        assert_eq!(guess.priority(), Priority::First);
+        limiter.failed("u@example.com", Some(guesser), at(0));
+        drop(guess);
+        let guess = limiter
+            .begin("v@example.com", Some(guesser), at(1))
+            .unwrap();
+        assert_eq!(guess.priority(), Priority::Later);
+        // Its own success does not clear the address's failures.
+        limiter.succeeded("v@example.com", Some(guesser));
+        drop(guess);
+        let guess = limiter
+            .begin("w@example.com", Some(guesser), at(2))
+            .unwrap();
+        assert_eq!(guess.priority(), Priority::Later);
+        drop(guess);
+        // An hour later it is forgotten.
+        let later = limiter
+            .begin("w@example.com", Some(guesser), at(FORGET_MS + 10))
+            .unwrap();
+        assert_eq!(later.priority(), Priority::First);
     }
 
     #[test]
