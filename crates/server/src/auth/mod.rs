@@ -19,7 +19,7 @@ pub use address::parse_trusted_proxy;
 pub(crate) use caller::{cookie_value, login_with_password as login, password_stamp, BasicCache};
 pub use caller::{Caller, Credential, SESSION_COOKIE};
 pub use hashing::HashingStats;
-pub(crate) use hashing::{HashError, HashPool, Priority};
+pub(crate) use hashing::{HashError, HashPool};
 pub(crate) use limits::{check_device_room, check_grants, check_user_room};
 pub use password::{hash_password, verify_password};
 pub(crate) use rate_limit::LoginLimiter;
