@@ -7,6 +7,7 @@ use trackd_model::DeviceId;
 use trackd_protocols::{Output, ProtocolError, ProtocolInfo, Session, Transport};
 use trackd_store::StoreError;
 
+use super::eviction::Eviction;
 use super::Admission;
 use crate::server::Shared;
 
@@ -35,6 +36,8 @@ pub(crate) enum End {
     Store(StoreError),
     /// The server is shutting down.
     Shutdown,
+    /// The device was disabled or deleted while connected.
+    Evicted,
 }
 
 /// One device conversation as the loops see it.
@@ -47,6 +50,8 @@ pub(crate) struct Conversation<'a> {
     pub(crate) device_id: Option<DeviceId>,
     /// Records committed and acknowledged so far.
     pub(crate) committed: usize,
+    /// Fires when the accepted device is disabled or deleted.
+    eviction: Eviction,
 }
 
 impl<'a> Conversation<'a> {
@@ -63,7 +68,14 @@ impl<'a> Conversation<'a> {
             peer,
             device_id: None,
             committed: 0,
+            eviction: Eviction::default(),
         }
+    }
+
+    /// Resolves once the accepted device was disabled or deleted (never
+    /// before a device is accepted).
+    pub(crate) async fn evicted(&mut self) {
+        self.eviction.evicted().await;
     }
 
     /// Polls `session` until it needs more input, acting on each output in
@@ -91,8 +103,17 @@ impl<'a> Conversation<'a> {
         let peer = self.peer;
         match output {
             Output::Identified(unique_id) => {
-                let admission = match self.shared.registry.admit(&unique_id).await {
-                    Ok(admission) => admission,
+                let registry = &self.shared.registry;
+                let looked_up = if self.transport == Transport::Tcp {
+                    registry.admit_watched(&unique_id).await
+                } else {
+                    registry
+                        .admit(&unique_id)
+                        .await
+                        .map(|a| (a, Eviction::default()))
+                };
+                let (admission, eviction) = match looked_up {
+                    Ok(found) => found,
                     Err(err) => return Some(End::Store(err)),
                 };
                 match admission {
@@ -101,7 +122,10 @@ impl<'a> Conversation<'a> {
                         if self.device_id != Some(device_id) {
                             if let Some(previous) = self.device_id.replace(device_id) {
                                 self.shared.device_left(previous, self.transport);
+                                let old = std::mem::take(&mut self.eviction);
+                                self.shared.registry.evictions.release(previous, old);
                             }
+                            self.eviction = eviction;
                             self.shared.device_arrived(device_id, self.transport);
                         }
                         None
@@ -173,6 +197,10 @@ impl<'a> Conversation<'a> {
             if self.transport == Transport::Tcp {
                 self.shared.device_left(device_id, self.transport);
             }
+            self.shared
+                .registry
+                .evictions
+                .release(device_id, self.eviction);
         }
         let protocol = self.protocol.name;
         let transport = self.transport.as_str();
@@ -184,6 +212,9 @@ impl<'a> Conversation<'a> {
             }
             End::Idle => {
                 tracing::debug!(protocol, transport, unique_id, %peer, "device idle timeout")
+            }
+            End::Evicted => {
+                tracing::info!(protocol, transport, unique_id, %peer, "device disabled or deleted, connection closed")
             }
             End::HandshakeTimeout => {
                 tracing::info!(protocol, transport, %peer, "device did not identify in time, closed")

@@ -17,6 +17,7 @@
 
 pub(crate) mod admission;
 mod conversation;
+mod eviction;
 mod http;
 mod presence;
 mod process;

@@ -106,6 +106,7 @@ async fn frame_loop(
         let read = tokio::select! {
             biased;
             () = shared.shutdown.requested() => return End::Shutdown,
+            () = conversation.evicted() => return End::Evicted,
             read = tokio::time::timeout_at(until, reader.read(&mut buf)) => read,
         };
         let n = match read {

@@ -168,6 +168,10 @@ pub(crate) async fn update(
     let before = shared.store.device(id).await?.ok_or(ApiError::NotFound)?;
     let device = shared.store.update_device(id, fields).await?;
     shared.registry.forget(&before.unique_id);
+    if device.disabled || device.unique_id != before.unique_id {
+        // A new unique id is a different tracker: the old one's connections end too.
+        shared.registry.revoke(id, &before.unique_id);
+    }
     shared.registry.forget(&device.unique_id);
     Ok(Json(DeviceDto::new(
         &device,
@@ -187,6 +191,6 @@ pub(crate) async fn delete(
     caller.require_device_writable()?;
     let device = shared.store.device(id).await?.ok_or(ApiError::NotFound)?;
     shared.store.delete_device(id).await?;
-    shared.registry.forget(&device.unique_id);
+    shared.registry.revoke(id, &device.unique_id);
     Ok(super::deleted())
 }
