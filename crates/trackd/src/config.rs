@@ -222,6 +222,11 @@ impl StoreArgs {
         Ok(config)
     }
 
+    /// `token_default_lifetime_days` of the configuration file, if set.
+    pub(crate) fn file_token_default_lifetime_days(&self) -> anyhow::Result<Option<u64>> {
+        Ok(read_file(self.config.as_deref())?.token_default_lifetime_days)
+    }
+
     fn merge(&self, file: &FileConfig, read_only: bool) -> anyhow::Result<StoreConfig> {
         let database = self
             .database
