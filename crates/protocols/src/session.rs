@@ -165,7 +165,18 @@ pub trait Session: Send {
 
     /// The unique id the device identified with, once it has.
     fn unique_id(&self) -> Option<&str>;
+
+    /// Most bytes a connection may send before the device has identified
+    /// itself: what the longest handshake needs, so an unidentified peer
+    /// cannot make the listener buffer a whole frame.
+    fn pre_identification_limit(&self) -> usize {
+        DEFAULT_PRE_IDENTIFICATION_LIMIT
+    }
 }
+
+/// [`Session::pre_identification_limit`] of a protocol that does not say
+/// (a GT06 login is 18 to 26 bytes).
+pub(crate) const DEFAULT_PRE_IDENTIFICATION_LIMIT: usize = 256;
 
 /// A protocol as the server sees it: a name, where it listens by default,
 /// and how to start a session.

@@ -58,6 +58,15 @@ pub struct ServerConfig {
     pub max_frame_bytes: usize,
     /// Most simultaneous device connections per listener.
     pub max_connections: usize,
+    /// Most simultaneous HTTP API connections (WebSockets included);
+    /// more are answered 503 and closed at once.
+    pub http_max_connections: usize,
+    /// An HTTP request's header must arrive within this long (from the
+    /// connection's start or the request's first byte).
+    pub http_header_timeout: Duration,
+    /// An HTTP keep-alive connection with no request closes after this
+    /// long without traffic.
+    pub http_idle_timeout: Duration,
     /// How long shutdown waits for connections to finish what they are doing.
     pub shutdown_grace: Duration,
     /// Threads that hash and verify passwords (each uses ~19 MiB while it
@@ -97,6 +106,9 @@ impl Default for ServerConfig {
             status_timeout: Duration::from_secs(600),
             max_frame_bytes: 64 * 1024,
             max_connections: 100_000,
+            http_max_connections: 4096,
+            http_header_timeout: Duration::from_secs(10),
+            http_idle_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(8),
             login_workers: default_login_workers(),
             login_queue: 32,

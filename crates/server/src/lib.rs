@@ -10,10 +10,13 @@ pub mod access;
 pub mod api;
 pub mod auth;
 mod config;
+mod fd_limit;
+mod http_conn;
 pub(crate) mod ingest;
 pub mod live;
 mod server;
 mod shutdown;
 
 pub use config::{default_login_workers, ListenerConfig, ServerConfig};
+pub use fd_limit::{fit_fd_limit, raise_fd_limit};
 pub use server::{BoundListener, RunningServer, Server, StartError};

@@ -14,6 +14,7 @@ use trackd_store::{Store, StoreError};
 use crate::access::Access;
 use crate::api::objects::DeviceState;
 use crate::auth::{BasicCache, HashPool, HashingStats, LoginLimiter};
+use crate::http_conn::{HttpCounters, HttpLimits};
 use crate::ingest::{serve_http, serve_tcp, serve_udp, Identity, Ingest, Presence, Registry};
 use crate::live::{LiveBus, LiveUpdate};
 use crate::shutdown::Shutdown;
@@ -38,6 +39,8 @@ pub(crate) struct Shared {
     /// (links, users, devices, groups, sessions, tokens); live connections
     /// re-check their caller when it moves.
     pub(crate) access_epoch: watch::Sender<u64>,
+    /// Connections the HTTP listeners refused at their cap.
+    pub(crate) http_counters: Arc<HttpCounters>,
     /// For tasks spawned from `&self` methods.
     myself: std::sync::Weak<Shared>,
 }
@@ -236,6 +239,7 @@ impl Server {
                 clock,
                 shutdown: Shutdown::default(),
                 access_epoch: watch::Sender::new(0),
+                http_counters: Arc::default(),
             }),
         }
     }
@@ -300,16 +304,21 @@ impl Server {
             let listener = TcpListener::bind(addr).await.map_err(bind)?;
             running.http = Some(listener.local_addr().map_err(bind)?);
             let router = crate::api::router(shared.clone());
-            let stop = shared.clone();
-            running.accept_tasks.push(tokio::spawn(async move {
-                let service = router.into_make_service_with_connect_info::<SocketAddr>();
-                let served = axum::serve(listener, service)
-                    .with_graceful_shutdown(async move { stop.shutdown.requested().await })
-                    .await;
-                if let Err(err) = served {
-                    tracing::error!(%err, "http server stopped");
-                }
-            }));
+            let limits = HttpLimits {
+                max_connections: shared.config.http_max_connections,
+                header_timeout: shared.config.http_header_timeout,
+                idle_timeout: shared.config.http_idle_timeout,
+            };
+            running
+                .accept_tasks
+                .push(tokio::spawn(crate::http_conn::serve(
+                    listener,
+                    router,
+                    limits,
+                    shared.http_counters.clone(),
+                    shared.clone(),
+                    "api",
+                )));
         }
         running
             .accept_tasks
@@ -352,6 +361,14 @@ impl RunningServer {
     /// The store the server writes to.
     pub fn store(&self) -> &Store {
         &self.shared.store
+    }
+
+    /// HTTP connections refused because a listener's cap was reached.
+    pub fn http_refused(&self) -> u64 {
+        self.shared
+            .http_counters
+            .refused
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Counters of the password hashing pool (tests, diagnostics).

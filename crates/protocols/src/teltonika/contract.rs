@@ -58,6 +58,11 @@ impl Session for TeltonikaTcp {
         self.inner.assume_identified();
     }
 
+    fn pre_identification_limit(&self) -> usize {
+        // The IMEI frame: a length word and the IMEI.
+        2 + super::frame::MAX_IMEI_LEN
+    }
+
     fn handle_eof(&mut self) {
         self.eof = true;
     }

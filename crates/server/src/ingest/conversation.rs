@@ -26,6 +26,8 @@ pub(crate) enum End {
     Idle,
     /// The device did not identify itself within the handshake timeout.
     HandshakeTimeout,
+    /// The peer sent more than a handshake needs without identifying.
+    TooMuchBeforeIdentification(usize),
     /// Unknown or disabled device.
     Refused(String),
     /// The session gave up on the input.
@@ -218,6 +220,9 @@ impl<'a> Conversation<'a> {
             }
             End::HandshakeTimeout => {
                 tracing::info!(protocol, transport, %peer, "device did not identify in time, closed")
+            }
+            End::TooMuchBeforeIdentification(limit) => {
+                tracing::info!(protocol, transport, %peer, limit, "device sent more than a handshake without identifying, closed")
             }
             End::Protocol(reason) => {
                 tracing::warn!(protocol, transport, unique_id, %peer, %reason, "device connection closed: bad input")

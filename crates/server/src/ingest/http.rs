@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use trackd_protocols::{HttpRequest, ProtocolInfo, Transport};
 
 use super::conversation::{Conversation, End, Outbox};
+use crate::http_conn::HttpLimits;
 use crate::server::Shared;
 
 struct Listener {
@@ -39,14 +40,14 @@ pub(crate) async fn serve_http(
         .fallback(handle)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state);
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
-    let shutdown = shared.clone();
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(async move { shutdown.shutdown.requested().await })
-        .await;
-    if let Err(err) = served {
-        tracing::error!(protocol = protocol.name, %err, "http ingest stopped");
-    }
+    // Devices hold these connections: the device cap, the API's timeouts.
+    let limits = HttpLimits {
+        max_connections: shared.config.max_connections,
+        header_timeout: shared.config.http_header_timeout,
+        idle_timeout: shared.config.http_idle_timeout,
+    };
+    let counters = shared.http_counters.clone();
+    crate::http_conn::serve(listener, app, limits, counters, shared, protocol.name).await;
 }
 
 /// The ack bytes become the body of the `200`.

@@ -86,7 +86,20 @@ async fn frame_loop(
     let idle = shared.config.idle_timeout;
     let handshake = shared.config.handshake_timeout;
     let started = tokio::time::Instant::now();
+    let pre_identification = session.pre_identification_limit();
+    let mut unidentified_bytes = 0usize;
     loop {
+        // Before identification, read no more than the handshake can need;
+        // more from an unidentified peer closes the connection.
+        let room = if conversation.device_id.is_none() {
+            let room = pre_identification.saturating_sub(unidentified_bytes);
+            if room == 0 {
+                return End::TooMuchBeforeIdentification(pre_identification);
+            }
+            room.min(READ_CHUNK)
+        } else {
+            READ_CHUNK
+        };
         // Unidentified connections get the handshake timeout, so idle
         // sockets cannot hold connection slots for the idle timeout.
         let deadline = if conversation.device_id.is_none() {
@@ -107,7 +120,7 @@ async fn frame_loop(
             biased;
             () = shared.shutdown.requested() => return End::Shutdown,
             () = conversation.evicted() => return End::Evicted,
-            read = tokio::time::timeout_at(until, reader.read(&mut buf)) => read,
+            read = tokio::time::timeout_at(until, reader.read(buf.get_mut(..room).unwrap_or_default())) => read,
         };
         let n = match read {
             Err(_) if wake.is_some_and(|wake| wake <= deadline) => {
@@ -123,6 +136,9 @@ async fn frame_loop(
             Ok(Ok(0)) => return End::PeerClosed,
             Ok(Ok(n)) => n,
         };
+        if conversation.device_id.is_none() {
+            unidentified_bytes += n;
+        }
         session.handle_bytes(shared.clock.now(), buf.get(..n).unwrap_or_default());
         if let Some(end) = conversation.drain(session, outbox).await {
             return end;
