@@ -149,6 +149,7 @@ known_keys! {
     Accuracy = 120 => "accuracy",
     Activity = 121 => "activity",
     Mock = 122 => "mock",
+    InvalidReason = 123 => "invalidReason",
 }
 
 /// An attribute key.

@@ -67,6 +67,17 @@ pub struct Position {
     pub attributes: Attributes,
 }
 
+impl Position {
+    /// Whether the server marked this record implausible at ingest (the
+    /// `invalidReason` attribute): such a record is kept but never becomes
+    /// a device's latest position nor feeds derived data.
+    pub fn is_implausible(&self) -> bool {
+        self.attributes
+            .get_known(crate::KnownKey::InvalidReason)
+            .is_some()
+    }
+}
+
 /// A position as read back from the store.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredPosition {

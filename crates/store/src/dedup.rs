@@ -74,13 +74,24 @@ pub(crate) async fn duplicates(
         .iter()
         .map(|position| (position.fix_time.as_millis(), content_key(position)))
         .collect();
+    let mut seen: HashSet<(i64, Vec<u8>)> = HashSet::new();
+    // The latest ignores implausible records, so after a restart `newest`
+    // may be below one (a fix dated 2100): each is checked at its own
+    // instant (they are rare), keeping the range read below short.
+    for (position, (time, _)) in positions.iter().zip(&keys) {
+        if *time > newest && position.is_implausible() {
+            let to = Timestamp(time.saturating_add(1));
+            for stored in store.positions(device_id, Timestamp(*time), to).await? {
+                seen.insert((*time, content_key(&stored.position)));
+            }
+        }
+    }
     let (from, to) = keys
         .iter()
         .filter(|(time, _)| *time <= newest)
         .fold((i64::MAX, i64::MIN), |(from, to), (time, _)| {
             (from.min(*time), to.max(*time))
         });
-    let mut seen: HashSet<(i64, Vec<u8>)> = HashSet::new();
     if from <= to {
         for stored in store
             .positions(device_id, Timestamp(from), Timestamp(to.saturating_add(1)))
@@ -92,5 +103,11 @@ pub(crate) async fn duplicates(
             ));
         }
     }
-    Ok(keys.into_iter().map(|key| !seen.insert(key)).collect())
+    // Stored matches of an implausible record are in `seen` already; the
+    // first occurrence in the batch of anything else is fresh.
+    let mut in_batch: HashSet<(i64, Vec<u8>)> = HashSet::new();
+    Ok(keys
+        .into_iter()
+        .map(|key| seen.contains(&key) || !in_batch.insert(key))
+        .collect())
 }

@@ -216,7 +216,9 @@ impl Store {
         dispatch!(self.positions(device_id, from, to))
     }
 
-    /// The position with the greatest fix time (the earliest arrived among equals).
+    /// The plausible position with the greatest fix time (the earliest
+    /// arrived among equals); records marked implausible at ingest
+    /// ([`Position::is_implausible`]) never are the latest.
     pub async fn latest_position(
         &self,
         device_id: DeviceId,
@@ -328,22 +330,33 @@ pub struct Purged {
     pub rewritten_chunks: u64,
 }
 
-/// Index of the first record with the greatest fix time (the latest candidate).
-pub(crate) fn latest_index(positions: &[Position]) -> usize {
-    let mut best = 0;
+/// Index of the first plausible record with the greatest fix time (the
+/// latest candidate); `None` when every record is implausible.
+pub(crate) fn latest_index(positions: &[Position]) -> Option<usize> {
+    let mut best: Option<usize> = None;
     for (index, position) in positions.iter().enumerate() {
-        if position.fix_time > positions[best].fix_time {
-            best = index;
+        if position.is_implausible() {
+            continue;
+        }
+        if best.is_none_or(|best| position.fix_time > positions[best].fix_time) {
+            best = Some(index);
         }
     }
     best
 }
 
 /// Whether `candidate` should replace `current` as the latest position:
-/// greater fix time, or equal fix time and earlier arrival.
+/// plausible, and greater fix time or equal fix time and earlier arrival.
 pub(crate) fn is_later(candidate: &StoredPosition, current: &StoredPosition) -> bool {
-    (candidate.position.fix_time, std::cmp::Reverse(candidate.id))
-        > (current.position.fix_time, std::cmp::Reverse(current.id))
+    !candidate.position.is_implausible()
+        && (candidate.position.fix_time, std::cmp::Reverse(candidate.id))
+            > (current.position.fix_time, std::cmp::Reverse(current.id))
+}
+
+/// Whether `candidate` becomes the latest position in place of `current`.
+pub(crate) fn beats(candidate: &StoredPosition, current: Option<&StoredPosition>) -> bool {
+    !candidate.position.is_implausible()
+        && current.is_none_or(|current| is_later(candidate, current))
 }
 
 /// Wall-clock milliseconds since the epoch (the `created` column).

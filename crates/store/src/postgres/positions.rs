@@ -258,13 +258,31 @@ pub(crate) async fn latest(
     pool: &PgPool,
     device_id: DeviceId,
 ) -> Result<Option<StoredPosition>, StoreError> {
-    let row = sqlx::query(
-        "SELECT seq, data FROM positions WHERE device_id = $1 ORDER BY fix_time DESC, seq ASC LIMIT 1",
-    )
-    .bind(device_id)
-    .fetch_optional(pool)
-    .await?;
-    row.as_ref().map(|row| from_row(device_id, row)).transpose()
+    // Newest first, in pages, until a plausible record: the ones marked
+    // implausible at ingest (a fix dated 2100) never are the latest.
+    const PAGE: i64 = 64;
+    let mut offset = 0i64;
+    loop {
+        let rows = sqlx::query(
+            "SELECT seq, data FROM positions WHERE device_id = $1
+             ORDER BY fix_time DESC, seq ASC LIMIT $2 OFFSET $3",
+        )
+        .bind(device_id)
+        .bind(PAGE)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+        for row in &rows {
+            let position = from_row(device_id, row)?;
+            if !position.position.is_implausible() {
+                return Ok(Some(position));
+            }
+        }
+        if (rows.len() as i64) < PAGE {
+            return Ok(None);
+        }
+        offset += PAGE;
+    }
 }
 
 pub(crate) async fn by_id(

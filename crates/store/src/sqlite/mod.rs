@@ -334,10 +334,8 @@ impl SqliteStore {
             u32::try_from(positions.len()).map_err(|_| StoreError::SequenceExhausted(device_id))?;
         let data: Arc<[u8]> =
             encode_records(positions.iter().enumerate().map(|(i, p)| (i as u32, p))).into();
-        let latest = (!positions.is_empty()).then(|| {
-            let index = crate::latest_index(&positions);
-            (Box::new(quantize(&positions[index])), index as u32)
-        });
+        let latest = crate::latest_index(&positions)
+            .map(|index| (Box::new(quantize(&positions[index])), index as u32));
         let (reply, response) = oneshot::channel();
         self.send(Command::Append(AppendRequest {
             device_id,
@@ -390,11 +388,7 @@ impl SqliteStore {
                 let mut map = inner.shared.lock();
                 let memory = map.entry(device_id).or_default();
                 if let Some(candidate) = from_chunks {
-                    if memory
-                        .latest
-                        .as_ref()
-                        .is_none_or(|current| crate::is_later(&candidate, current))
-                    {
+                    if crate::beats(&candidate, memory.latest.as_ref()) {
                         memory.latest = Some(candidate);
                     }
                 }
@@ -405,10 +399,7 @@ impl SqliteStore {
             let pending = positions::log_blobs(&tx, device_id)?;
             let mut best = positions::latest_in_chunks(&tx, device_id)?;
             for record in positions::decode_pending(device_id, &pending)? {
-                if best
-                    .as_ref()
-                    .is_none_or(|current| crate::is_later(&record, current))
-                {
+                if crate::beats(&record, best.as_ref()) {
                     best = Some(record);
                 }
             }

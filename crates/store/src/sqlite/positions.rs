@@ -159,24 +159,26 @@ pub(crate) fn latest_in_chunks(
     conn: &Connection,
     device_id: DeviceId,
 ) -> Result<Option<StoredPosition>, StoreError> {
+    // Chunks are strictly ordered in time, so the newest chunk holding a
+    // plausible record holds the latest; chunks of only implausible
+    // records (a fix dated 2100) are walked past.
     let mut statement = conn.prepare_cached(
-        "SELECT data FROM position_chunks WHERE device_id = ?1 ORDER BY t_first DESC, id DESC LIMIT 1",
+        "SELECT data FROM position_chunks WHERE device_id = ?1 ORDER BY t_first DESC, id DESC",
     )?;
     let mut rows = statement.query([device_id])?;
-    let Some(row) = rows.next()? else {
-        return Ok(None);
-    };
-    let mut best: Option<StoredPosition> = None;
-    for record in decode_records(row.get_ref(0)?.as_blob()?, 0)? {
-        let record = to_stored(device_id, record);
-        if best
-            .as_ref()
-            .is_none_or(|current| crate::is_later(&record, current))
-        {
-            best = Some(record);
+    while let Some(row) = rows.next()? {
+        let mut best: Option<StoredPosition> = None;
+        for record in decode_records(row.get_ref(0)?.as_blob()?, 0)? {
+            let record = to_stored(device_id, record);
+            if crate::beats(&record, best.as_ref()) {
+                best = Some(record);
+            }
+        }
+        if best.is_some() {
+            return Ok(best);
         }
     }
-    Ok(best)
+    Ok(None)
 }
 
 pub(crate) fn by_seq(

@@ -147,11 +147,7 @@ impl Writer {
                 last_log_seq = last_log_seq.max(blob.log_seq);
                 let device = memory.entry(device_id).or_default();
                 for record in positions::decode_pending(device_id, std::slice::from_ref(&blob))? {
-                    if device
-                        .latest
-                        .as_ref()
-                        .is_none_or(|current| crate::is_later(&record, current))
-                    {
+                    if crate::beats(&record, device.latest.as_ref()) {
                         device.latest = Some(record);
                     }
                 }
@@ -325,11 +321,7 @@ impl Writer {
                         device_id: request.device_id,
                         position: *latest,
                     };
-                    if device
-                        .latest
-                        .as_ref()
-                        .is_none_or(|current| crate::is_later(&latest, current))
-                    {
+                    if crate::beats(&latest, device.latest.as_ref()) {
                         device.latest = Some(latest);
                     }
                     device.pending.push(PendingBlob {
