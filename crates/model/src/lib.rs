@@ -37,7 +37,7 @@ pub use id::{
 pub use json::JsonObject;
 pub use permission::{Link, Permitted};
 pub use position::{Position, Protocol, StoredPosition};
-pub use time::Timestamp;
+pub use time::{TimeParseError, Timestamp};
 
 /// Kilometres per hour to metres per second.
 pub fn kmh_to_mps(kmh: f64) -> f64 {

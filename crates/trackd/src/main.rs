@@ -3,9 +3,10 @@
 
 mod cmd;
 mod config;
+mod envargs;
 mod timearg;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Self-hosted, privacy-first vehicle tracking server.
 #[derive(Parser)]
@@ -41,7 +42,10 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => envargs::exit_naming_the_variable(err, &Cli::command()),
+    };
     let result = match cli.command {
         // Decoding is synchronous and must not pay for a runtime.
         Command::Decode(args) => cmd::decode::run(args),
@@ -49,11 +53,28 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // `trackd export ... | head`: the reader left, which is not an error.
+        Err(err) if is_broken_pipe(&err) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Whether writing stdout failed because its reader closed the pipe.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let kind = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            });
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run_async(command: Command) -> anyhow::Result<()> {

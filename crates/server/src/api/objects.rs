@@ -2,7 +2,6 @@
 //! geofences, events, permissions, server), both directions. Input is
 //! validated here: a wrong type or a bad time is a 400 naming the field.
 
-use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use trackd_model::{
@@ -14,15 +13,14 @@ use trackd_model::{
 use super::dto::iso8601;
 use super::error::{ApiError, ApiResult};
 
-/// Parses an ISO-8601 instant (0-9 fractional digits, `Z` or an offset).
+/// Parses an instant in the forms the CLI takes too (RFC 3339, a bare date
+/// at midnight UTC, or epoch milliseconds); a 400 naming the field otherwise.
 pub fn parse_time(field: &str, text: &str) -> ApiResult<Timestamp> {
-    DateTime::parse_from_rfc3339(text.trim())
-        .map(|dt| Timestamp::from_millis(dt.timestamp_millis()))
-        .map_err(|_| {
-            ApiError::bad(format!(
-                "{field}: invalid time {text:?}, expected ISO-8601 like 2024-05-01T12:00:00Z"
-            ))
-        })
+    Timestamp::parse(text).map_err(|_| {
+        ApiError::bad(format!(
+            "{field}: invalid time {text:?}, expected ISO-8601 like 2024-05-01T12:00:00Z, a date like 2024-05-01 or epoch milliseconds"
+        ))
+    })
 }
 
 fn optional_time(field: &str, text: &Option<String>) -> ApiResult<Option<Timestamp>> {
