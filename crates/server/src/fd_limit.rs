@@ -69,8 +69,8 @@ pub fn fit_fd_limit(config: &mut ServerConfig, limit: u64) -> Option<Lowered> {
     if config.http.is_some() {
         config.http_max_connections = usize::try_from(http_fit).unwrap_or(usize::MAX);
     }
-    if streams > 0 {
-        let per = ((free - http_fit) / streams).max(1);
+    if let Some(per) = free.saturating_sub(http_fit).checked_div(streams) {
+        let per = per.max(1);
         config.max_connections = config
             .max_connections
             .min(usize::try_from(per).unwrap_or(usize::MAX));

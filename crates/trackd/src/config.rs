@@ -40,6 +40,9 @@ struct FileConfig {
     login_concurrency_per_address: Option<usize>,
     trusted_proxies: Option<Vec<String>>,
     token_default_lifetime_days: Option<u64>,
+    http_max_connections: Option<usize>,
+    http_header_timeout_secs: Option<u64>,
+    http_idle_timeout_secs: Option<u64>,
     #[serde(default)]
     listeners: Vec<FileListener>,
 }
@@ -182,6 +185,15 @@ pub(crate) struct ServeFlags {
     /// Days an API token created without an expiration lasts; 0 = forever [default: 365].
     #[arg(long, env = "TRACKD_TOKEN_DEFAULT_LIFETIME_DAYS")]
     token_default_lifetime_days: Option<u64>,
+    /// Most simultaneous HTTP API connections, WebSockets included; more get 503 [default: 4096].
+    #[arg(long, env = "TRACKD_HTTP_MAX_CONNECTIONS")]
+    http_max_connections: Option<usize>,
+    /// An HTTP request header must arrive within this many seconds [default: 10].
+    #[arg(long, env = "TRACKD_HTTP_HEADER_TIMEOUT_SECS")]
+    http_header_timeout_secs: Option<u64>,
+    /// Close HTTP keep-alive connections idle this many seconds [default: 60].
+    #[arg(long, env = "TRACKD_HTTP_IDLE_TIMEOUT_SECS")]
+    http_idle_timeout_secs: Option<u64>,
 }
 
 /// The merged configuration of `trackd serve`.
@@ -325,6 +337,18 @@ impl Config {
                 .login_concurrency_per_address
                 .or(file.login_concurrency_per_address)
                 .unwrap_or(defaults.login_concurrency_per_address),
+            http_max_connections: flags
+                .http_max_connections
+                .or(file.http_max_connections)
+                .unwrap_or(defaults.http_max_connections),
+            http_header_timeout: flags
+                .http_header_timeout_secs
+                .or(file.http_header_timeout_secs)
+                .map_or(defaults.http_header_timeout, Duration::from_secs),
+            http_idle_timeout: flags
+                .http_idle_timeout_secs
+                .or(file.http_idle_timeout_secs)
+                .map_or(defaults.http_idle_timeout, Duration::from_secs),
             trusted_proxies,
             token_default_lifetime,
             credential_purge_interval: defaults.credential_purge_interval,
@@ -377,6 +401,9 @@ mod tests {
             login_concurrency_per_address: None,
             trusted_proxies: None,
             token_default_lifetime_days: None,
+            http_max_connections: None,
+            http_header_timeout_secs: None,
+            http_idle_timeout_secs: None,
         }
     }
 

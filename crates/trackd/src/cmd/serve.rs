@@ -18,7 +18,7 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let config = Config::load(&args.store, &args.flags)?;
+    let mut config = Config::load(&args.store, &args.flags)?;
     let filter = EnvFilter::try_new(&config.log)
         .with_context(|| format!("invalid log filter {:?}", config.log))?;
     tracing_subscriber::fmt()
@@ -27,6 +27,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
+    fit_open_files(&mut config.server);
     let store = Store::open(&config.store)
         .await
         .context("opening the store")?;
@@ -75,6 +76,30 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     running.shutdown().await?;
     Ok(())
+}
+
+/// Raises the open-file limit as far as allowed and lowers the connection
+/// caps that would not fit under it, saying so.
+fn fit_open_files(server: &mut trackd_server::ServerConfig) {
+    let Some(limit) = trackd_server::raise_fd_limit() else {
+        return;
+    };
+    match trackd_server::fit_fd_limit(server, limit) {
+        None => tracing::info!(
+            open_files = limit,
+            max_connections = server.max_connections,
+            http_max_connections = server.http_max_connections,
+            "open-file limit"
+        ),
+        Some(lowered) => tracing::warn!(
+            open_files = limit,
+            needed = lowered.needed,
+            max_connections = lowered.max_connections.1,
+            http_max_connections = lowered.http_max_connections.1,
+            "open-file limit is below what the connection caps need: caps lowered to fit \
+             (raise the hard limit, e.g. LimitNOFILE= in the service unit, for more)"
+        ),
+    }
 }
 
 /// Creates the configured administrator when the store has no users yet.
