@@ -67,6 +67,11 @@ pub struct ServerConfig {
     /// An HTTP keep-alive connection with no request closes after this
     /// long without traffic.
     pub http_idle_timeout: Duration,
+    /// A fix dated further than this past its arrival is marked invalid
+    /// (`invalidReason`) and never becomes the latest position.
+    pub future_fix_limit: Duration,
+    /// A fix faster than this many knots is marked invalid the same way.
+    pub max_speed_knots: f64,
     /// How long shutdown waits for connections to finish what they are doing.
     pub shutdown_grace: Duration,
     /// Threads that hash and verify passwords (each uses ~19 MiB while it
@@ -109,6 +114,8 @@ impl Default for ServerConfig {
             http_max_connections: 4096,
             http_header_timeout: Duration::from_secs(10),
             http_idle_timeout: Duration::from_secs(60),
+            future_fix_limit: Duration::from_secs(24 * 3600),
+            max_speed_knots: 1000.0,
             shutdown_grace: Duration::from_secs(8),
             login_workers: default_login_workers(),
             login_queue: 32,

@@ -15,7 +15,9 @@ use crate::access::Access;
 use crate::api::objects::DeviceState;
 use crate::auth::{BasicCache, HashPool, HashingStats, LoginLimiter};
 use crate::http_conn::{HttpCounters, HttpLimits};
-use crate::ingest::{serve_http, serve_tcp, serve_udp, Identity, Ingest, Presence, Registry};
+use crate::ingest::{
+    serve_http, serve_tcp, serve_udp, Identity, Ingest, Plausibility, Presence, Registry,
+};
 use crate::live::{LiveBus, LiveUpdate};
 use crate::shutdown::Shutdown;
 use crate::ServerConfig;
@@ -227,7 +229,12 @@ impl Server {
             shared: Arc::new_cyclic(|myself| Shared {
                 myself: myself.clone(),
                 access: Access::new(store.clone()),
-                ingest: Ingest::new(store.clone(), live.clone(), Identity),
+                ingest: Ingest::new(
+                    store.clone(),
+                    live.clone(),
+                    Identity,
+                    Plausibility::new(config.future_fix_limit, config.max_speed_knots),
+                ),
                 presence: Presence::new(status_ms),
                 config,
                 store,

@@ -43,6 +43,8 @@ struct FileConfig {
     http_max_connections: Option<usize>,
     http_header_timeout_secs: Option<u64>,
     http_idle_timeout_secs: Option<u64>,
+    future_fix_limit_secs: Option<u64>,
+    max_speed_knots: Option<f64>,
     #[serde(default)]
     listeners: Vec<FileListener>,
 }
@@ -194,6 +196,12 @@ pub(crate) struct ServeFlags {
     /// Close HTTP keep-alive connections idle this many seconds [default: 60].
     #[arg(long, env = "TRACKD_HTTP_IDLE_TIMEOUT_SECS")]
     http_idle_timeout_secs: Option<u64>,
+    /// Fixes dated more than this many seconds after arrival are marked invalid [default: 86400].
+    #[arg(long, env = "TRACKD_FUTURE_FIX_LIMIT_SECS")]
+    future_fix_limit_secs: Option<u64>,
+    /// Fixes faster than this many knots are marked invalid [default: 1000].
+    #[arg(long, env = "TRACKD_MAX_SPEED_KNOTS")]
+    max_speed_knots: Option<f64>,
 }
 
 /// The merged configuration of `trackd serve`.
@@ -349,6 +357,14 @@ impl Config {
                 .http_idle_timeout_secs
                 .or(file.http_idle_timeout_secs)
                 .map_or(defaults.http_idle_timeout, Duration::from_secs),
+            future_fix_limit: flags
+                .future_fix_limit_secs
+                .or(file.future_fix_limit_secs)
+                .map_or(defaults.future_fix_limit, Duration::from_secs),
+            max_speed_knots: flags
+                .max_speed_knots
+                .or(file.max_speed_knots)
+                .unwrap_or(defaults.max_speed_knots),
             trusted_proxies,
             token_default_lifetime,
             credential_purge_interval: defaults.credential_purge_interval,
@@ -404,6 +420,8 @@ mod tests {
             http_max_connections: None,
             http_header_timeout_secs: None,
             http_idle_timeout_secs: None,
+            future_fix_limit_secs: None,
+            max_speed_knots: None,
         }
     }
 

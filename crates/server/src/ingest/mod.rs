@@ -19,6 +19,7 @@ pub(crate) mod admission;
 mod conversation;
 mod eviction;
 mod http;
+mod plausibility;
 mod presence;
 mod process;
 mod tcp;
@@ -32,6 +33,7 @@ use trackd_store::{Store, StoreError};
 
 pub(crate) use admission::{Admission, Registry};
 pub(crate) use http::serve_http;
+pub(crate) use plausibility::Plausibility;
 pub(crate) use presence::Presence;
 pub(crate) use process::{Identity, Processor};
 pub(crate) use tcp::serve_tcp;
@@ -47,6 +49,7 @@ pub(crate) struct Ingest<P: Processor> {
     store: Store,
     live: LiveBus,
     processor: P,
+    plausibility: Plausibility,
     slots: Mutex<HashMap<DeviceId, Slot<P>>>,
 }
 
@@ -69,11 +72,17 @@ impl Committed {
 }
 
 impl<P: Processor> Ingest<P> {
-    pub(crate) fn new(store: Store, live: LiveBus, processor: P) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        live: LiveBus,
+        processor: P,
+        plausibility: Plausibility,
+    ) -> Self {
         Ingest {
             store,
             live,
             processor,
+            plausibility,
             slots: Mutex::new(HashMap::new()),
         }
     }
@@ -91,11 +100,14 @@ impl<P: Processor> Ingest<P> {
     /// Batches of one device are processed and committed one at a time, in
     /// arrival order, even when they come over several connections.
     /// Records the store already holds (a device resending what it was not
-    /// acknowledged for) are neither processed nor stored again.
+    /// acknowledged for) are neither processed nor stored again. Records
+    /// no real fix can produce are marked first (the duplicate check and
+    /// the store see the mark), stored, and neither processed nor
+    /// published.
     pub(crate) async fn commit(
         &self,
         device_id: DeviceId,
-        records: Vec<Position>,
+        mut records: Vec<Position>,
     ) -> Result<Committed, StoreError> {
         let received = records.len();
         let mut committed = Committed {
@@ -107,18 +119,26 @@ impl<P: Processor> Ingest<P> {
         if records.is_empty() {
             return Ok(committed);
         }
+        let mut marked = 0_usize;
+        for record in &mut records {
+            marked += usize::from(self.plausibility.mark(record));
+        }
+        if marked > 0 {
+            tracing::debug!(%device_id, marked, "implausible records marked invalid");
+        }
         let slot = self.slot(device_id);
         let mut state = slot.lock().await;
         let duplicate = self.store.duplicates(device_id, &records).await?;
-        let mut fresh: Vec<Position> = records
+        let (mut fresh, implausible): (Vec<Position>, Vec<Position>) = records
             .into_iter()
             .zip(duplicate)
             .filter_map(|(record, duplicate)| (!duplicate).then_some(record))
-            .collect();
-        if fresh.len() < received {
+            .partition(|record| !record.is_implausible());
+        let plausible = fresh.len();
+        if fresh.len() + implausible.len() < received {
             tracing::debug!(
                 %device_id,
-                duplicates = received - fresh.len(),
+                duplicates = received - fresh.len() - implausible.len(),
                 "resent records already stored"
             );
         }
@@ -126,10 +146,15 @@ impl<P: Processor> Ingest<P> {
         // the device resends it.
         let before = state.clone();
         let events = self.processor.process(&mut state, device_id, &mut fresh);
+        // After the plausible ones, so the events' record indexes hold.
+        fresh.extend(implausible);
         if fresh.is_empty() && events.is_empty() {
             return Ok(committed);
         }
-        let kept = self.live.has_subscribers().then(|| fresh.clone());
+        let kept = self
+            .live
+            .has_subscribers()
+            .then(|| fresh.get(..plausible).unwrap_or_default().to_vec());
         let appended = match self.store.append_with(device_id, fresh, events).await {
             Ok(appended) => appended,
             Err(err) => {

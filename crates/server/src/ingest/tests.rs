@@ -75,7 +75,12 @@ async fn resent_records_are_processed_once_and_events_commit_with_them() {
     let live = LiveBus::default();
     let mut updates = live.subscribe();
     let processor = Counting::default();
-    let ingest = Ingest::new(store.clone(), live, processor.clone());
+    let ingest = Ingest::new(
+        store.clone(),
+        live,
+        processor.clone(),
+        super::Plausibility::new(std::time::Duration::from_secs(86_400), 1000.0),
+    );
 
     let frame: Vec<_> = (0..4)
         .map(|k| record(1_767_225_600_000 + k * 1_000))

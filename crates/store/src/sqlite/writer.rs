@@ -309,20 +309,22 @@ impl Writer {
                         continue;
                     }
                 };
-                if let (Some(log_seq), Some((latest, latest_index))) =
-                    (committed.log_seq, request.latest)
-                {
+                if let Some(log_seq) = committed.log_seq {
                     let device = memory.entry(request.device_id).or_default();
-                    let latest = StoredPosition {
-                        id: StoredPosition::make_id(
-                            request.device_id,
-                            committed.seq_first + latest_index,
-                        ),
-                        device_id: request.device_id,
-                        position: *latest,
-                    };
-                    if crate::beats(&latest, device.latest.as_ref()) {
-                        device.latest = Some(latest);
+                    // A batch of only implausible records has no latest
+                    // candidate but is pending all the same.
+                    if let Some((latest, latest_index)) = request.latest {
+                        let latest = StoredPosition {
+                            id: StoredPosition::make_id(
+                                request.device_id,
+                                committed.seq_first + latest_index,
+                            ),
+                            device_id: request.device_id,
+                            position: *latest,
+                        };
+                        if crate::beats(&latest, device.latest.as_ref()) {
+                            device.latest = Some(latest);
+                        }
                     }
                     device.pending.push(PendingBlob {
                         log_seq,
