@@ -97,8 +97,9 @@ fn refuse(stream: &TcpStream) {
 #[derive(Debug)]
 struct Activity {
     state: Mutex<ActivityState>,
-    /// A request head started; the watchdog's deadline moved earlier.
-    head_started: Notify,
+    /// A request head started or a request finished: the watchdog's
+    /// deadline moved.
+    changed: Notify,
     in_flight: AtomicUsize,
 }
 
@@ -118,7 +119,7 @@ impl Activity {
                 last: now,
                 head_since: Some(now),
             }),
-            head_started: Notify::new(),
+            changed: Notify::new(),
             in_flight: AtomicUsize::new(0),
         }
     }
@@ -135,7 +136,7 @@ impl Activity {
         if idle && state.head_since.is_none() {
             state.head_since = Some(now);
             drop(state);
-            self.head_started.notify_one();
+            self.changed.notify_one();
         }
     }
 
@@ -151,6 +152,7 @@ impl Activity {
     fn request_done(&self) {
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
         self.lock().last = Instant::now();
+        self.changed.notify_one();
     }
 
     /// When the connection is to be closed if nothing changes; `None`
@@ -283,7 +285,7 @@ async fn connection(
                 conn.as_mut().graceful_shutdown();
                 stopping = true;
             }
-            () = activity.head_started.notified() => {}
+            () = activity.changed.notified() => {}
             () = wait => {
                 if activity.deadline(&limits).is_some_and(|at| at <= Instant::now()) {
                     tracing::debug!(%peer, "http connection timed out");
