@@ -4,6 +4,7 @@
 mod cmd;
 mod config;
 mod envargs;
+mod logging;
 mod timearg;
 
 use clap::{CommandFactory, Parser, Subcommand};

@@ -21,11 +21,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = Config::load(&args.store, &args.flags)?;
     let filter = EnvFilter::try_new(&config.log)
         .with_context(|| format!("invalid log filter {:?}", config.log))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    crate::logging::init(filter, std::io::IsTerminal::is_terminal(&std::io::stderr()));
 
     fit_open_files(&mut config.server);
     let store = Store::open(&config.store)
