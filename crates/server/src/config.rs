@@ -72,6 +72,11 @@ pub struct ServerConfig {
     pub future_fix_limit: Duration,
     /// A fix faster than this many knots is marked invalid the same way.
     pub max_speed_knots: f64,
+    /// Most `/api/socket` connections one user may hold; more get 429.
+    pub websocket_max_per_user: usize,
+    /// Most positions one API answer (positions, route) may hold; larger
+    /// ranges are refused with 400 before anything is loaded.
+    pub max_read_positions: usize,
     /// How long shutdown waits for connections to finish what they are doing.
     pub shutdown_grace: Duration,
     /// Threads that hash and verify passwords (each uses ~19 MiB while it
@@ -116,6 +121,8 @@ impl Default for ServerConfig {
             http_idle_timeout: Duration::from_secs(60),
             future_fix_limit: Duration::from_secs(24 * 3600),
             max_speed_knots: 1000.0,
+            websocket_max_per_user: 16,
+            max_read_positions: 500_000,
             shutdown_grace: Duration::from_secs(8),
             login_workers: default_login_workers(),
             login_queue: 32,

@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     /// (links, users, devices, groups, sessions, tokens); live connections
     /// re-check their caller when it moves.
     pub(crate) access_epoch: watch::Sender<u64>,
+    /// Live sockets held per user.
+    pub(crate) sockets: crate::api::socket_slots::SocketSlots,
     /// Connections the HTTP listeners refused at their cap.
     pub(crate) http_counters: Arc<HttpCounters>,
     /// For tasks spawned from `&self` methods.
@@ -122,6 +124,24 @@ impl Shared {
             last_update: latest.map(|(time, _)| time),
             position_id: latest.map(|(_, id)| id),
         })
+    }
+
+    /// [`Self::device_state`] of many devices with one store read.
+    pub(crate) async fn device_states(
+        &self,
+        device_ids: &[DeviceId],
+    ) -> Result<Vec<DeviceState>, StoreError> {
+        let now = self.now();
+        let latest = self.access.latest_references(device_ids).await?;
+        Ok(device_ids
+            .iter()
+            .zip(latest)
+            .map(|(device_id, latest)| DeviceState {
+                status: self.presence.status(*device_id, now).as_str(),
+                last_update: latest.map(|(time, _)| time),
+                position_id: latest.map(|(_, id)| id),
+            })
+            .collect())
     }
 
     /// Deletes expired sessions and API tokens now and then every
@@ -225,6 +245,7 @@ impl Server {
             config.login_queue,
             config.login_queue_timeout,
         );
+        let sockets = crate::api::socket_slots::SocketSlots::new(config.websocket_max_per_user);
         Server {
             shared: Arc::new_cyclic(|myself| Shared {
                 myself: myself.clone(),
@@ -247,6 +268,7 @@ impl Server {
                 shutdown: Shutdown::default(),
                 access_epoch: watch::Sender::new(0),
                 http_counters: Arc::default(),
+                sockets,
             }),
         }
     }

@@ -226,12 +226,33 @@ impl Store {
         dispatch!(self.latest_position(device_id))
     }
 
+    /// [`Store::latest_position`] of each device, in their order, in one
+    /// round trip (device lists must not cost a query per device).
+    pub async fn latest_positions(
+        &self,
+        device_ids: &[DeviceId],
+    ) -> Result<Vec<Option<StoredPosition>>, StoreError> {
+        dispatch!(self.latest_positions(device_ids))
+    }
+
     /// The position with this id (`device_id << 32 | sequence`), if stored.
     pub async fn position_by_id(
         &self,
         id: PositionId,
     ) -> Result<Option<StoredPosition>, StoreError> {
         dispatch!(self.position_by_id(id))
+    }
+
+    /// Positions of a device with `from <= fix_time < to`, at most (a
+    /// record moving into a chunk right now may count twice): cheap, for
+    /// refusing reads that are too big before loading them.
+    pub async fn count_positions_in(
+        &self,
+        device_id: DeviceId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self.count_positions_in(device_id, from, to))
     }
 
     /// Number of stored positions of a device (duplicates counted once).

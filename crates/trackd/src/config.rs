@@ -45,6 +45,8 @@ struct FileConfig {
     http_idle_timeout_secs: Option<u64>,
     future_fix_limit_secs: Option<u64>,
     max_speed_knots: Option<f64>,
+    websocket_max_per_user: Option<usize>,
+    max_read_positions: Option<usize>,
     #[serde(default)]
     listeners: Vec<FileListener>,
 }
@@ -202,6 +204,12 @@ pub(crate) struct ServeFlags {
     /// Fixes faster than this many knots are marked invalid [default: 1000].
     #[arg(long, env = "TRACKD_MAX_SPEED_KNOTS")]
     max_speed_knots: Option<f64>,
+    /// Most live sockets (/api/socket) one user may hold; more get 429 [default: 16].
+    #[arg(long, env = "TRACKD_WEBSOCKET_MAX_PER_USER")]
+    websocket_max_per_user: Option<usize>,
+    /// Most positions one API answer may hold; larger ranges get 400 [default: 500000].
+    #[arg(long, env = "TRACKD_MAX_READ_POSITIONS")]
+    max_read_positions: Option<usize>,
 }
 
 /// The merged configuration of `trackd serve`.
@@ -365,6 +373,14 @@ impl Config {
                 .max_speed_knots
                 .or(file.max_speed_knots)
                 .unwrap_or(defaults.max_speed_knots),
+            websocket_max_per_user: flags
+                .websocket_max_per_user
+                .or(file.websocket_max_per_user)
+                .unwrap_or(defaults.websocket_max_per_user),
+            max_read_positions: flags
+                .max_read_positions
+                .or(file.max_read_positions)
+                .unwrap_or(defaults.max_read_positions),
             trusted_proxies,
             token_default_lifetime,
             credential_purge_interval: defaults.credential_purge_interval,
@@ -422,6 +438,8 @@ mod tests {
             http_idle_timeout_secs: None,
             future_fix_limit_secs: None,
             max_speed_knots: None,
+            websocket_max_per_user: None,
+            max_read_positions: None,
         }
     }
 

@@ -62,6 +62,23 @@ impl Access {
         Ok(Some(positions))
     }
 
+    /// How many positions [`Self::positions`] would return at most;
+    /// `None` when the viewer may not see the device. Reads no position.
+    pub async fn count_positions(
+        &self,
+        viewer: &Viewer,
+        device_id: DeviceId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Option<u64>, StoreError> {
+        if !viewer.scope.device(device_id) {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.store.count_positions_in(device_id, from, to).await?,
+        ))
+    }
+
     /// A device's latest position; `None` when it has none or the viewer
     /// may not see the device.
     pub async fn latest(
@@ -82,11 +99,30 @@ impl Access {
 
     /// The latest position of every device the viewer sees.
     pub async fn latest_of_all(&self, viewer: &Viewer) -> Result<Vec<StoredPosition>, StoreError> {
+        let visible: Vec<DeviceId> = self
+            .store
+            .devices()
+            .await?
+            .into_iter()
+            .map(|device| device.id)
+            .filter(|id| viewer.scope.device(*id))
+            .collect();
         let mut out = Vec::new();
-        for device in self.store.devices().await? {
-            if let Some(latest) = self.latest(viewer, device.id).await? {
-                out.push(latest);
-            }
+        for mut position in self
+            .store
+            .latest_positions(&visible)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            viewer.mask.apply(&mut position);
+            viewer.audit.record(
+                viewer,
+                Read::Latest {
+                    device_id: position.device_id,
+                },
+            );
+            out.push(position);
         }
         Ok(out)
     }
@@ -167,6 +203,18 @@ impl Access {
     ) -> Result<Option<(Timestamp, PositionId)>, StoreError> {
         let latest = self.store.latest_position(device_id).await?;
         Ok(latest.map(|p| (p.position.server_time, p.id)))
+    }
+
+    /// [`Self::latest_reference`] of many devices in one store round trip.
+    pub(crate) async fn latest_references(
+        &self,
+        device_ids: &[DeviceId],
+    ) -> Result<Vec<Option<(Timestamp, PositionId)>>, StoreError> {
+        let latest = self.store.latest_positions(device_ids).await?;
+        Ok(latest
+            .into_iter()
+            .map(|p| p.map(|p| (p.position.server_time, p.id)))
+            .collect())
     }
 
     /// What a live update shows this viewer: the list it goes in and its

@@ -8,6 +8,8 @@ pub mod error;
 mod extract;
 pub mod objects;
 mod routes;
+pub(crate) mod socket_slots;
+mod stream;
 
 pub(crate) use extract::reject_nul;
 

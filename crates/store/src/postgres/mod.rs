@@ -119,11 +119,27 @@ impl PgStore {
         positions::latest(&self.pool, device_id).await
     }
 
+    pub(crate) async fn latest_positions(
+        &self,
+        device_ids: &[DeviceId],
+    ) -> Result<Vec<Option<StoredPosition>>, StoreError> {
+        positions::latest_of(&self.pool, device_ids).await
+    }
+
     pub(crate) async fn position_by_id(
         &self,
         id: PositionId,
     ) -> Result<Option<StoredPosition>, StoreError> {
         positions::by_id(&self.pool, id).await
+    }
+
+    pub(crate) async fn count_positions_in(
+        &self,
+        device_id: DeviceId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<u64, StoreError> {
+        positions::count_in(&self.pool, device_id, from, to).await
     }
 
     pub(crate) async fn count_positions(&self, device_id: DeviceId) -> Result<u64, StoreError> {

@@ -285,6 +285,42 @@ pub(crate) async fn latest(
     }
 }
 
+/// [`latest`] of many devices in one query: each device's newest row by
+/// an index probe; the rare device whose newest row is implausible is
+/// looked up again on its own.
+pub(crate) async fn latest_of(
+    pool: &PgPool,
+    device_ids: &[DeviceId],
+) -> Result<Vec<Option<StoredPosition>>, StoreError> {
+    let ids: Vec<i64> = device_ids.iter().map(|id| id.0).collect();
+    let rows = sqlx::query(
+        "SELECT newest.seq, newest.data, wanted.id
+         FROM unnest($1::BIGINT[]) AS wanted(id)
+         CROSS JOIN LATERAL (
+             SELECT seq, data FROM positions WHERE device_id = wanted.id
+             ORDER BY fix_time DESC, seq ASC LIMIT 1
+         ) AS newest",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    let mut found = std::collections::HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let device_id = DeviceId(row.try_get(2)?);
+        found.insert(device_id, from_row(device_id, row)?);
+    }
+    let mut out = Vec::with_capacity(device_ids.len());
+    for device_id in device_ids {
+        out.push(match found.get(device_id).cloned() {
+            Some(position) if position.position.is_implausible() => {
+                latest(pool, *device_id).await?
+            }
+            other => other,
+        });
+    }
+    Ok(out)
+}
+
 pub(crate) async fn by_id(
     pool: &PgPool,
     id: PositionId,
@@ -296,6 +332,23 @@ pub(crate) async fn by_id(
         .fetch_optional(pool)
         .await?;
     row.as_ref().map(|row| from_row(device_id, row)).transpose()
+}
+
+pub(crate) async fn count_in(
+    pool: &PgPool,
+    device_id: DeviceId,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<u64, StoreError> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM positions WHERE device_id = $1 AND fix_time >= $2 AND fix_time < $3",
+    )
+    .bind(device_id)
+    .bind(from.as_millis())
+    .bind(to.as_millis())
+    .fetch_one(pool)
+    .await?;
+    u64::try_from(count).map_err(|_| StoreError::Corrupt("negative count".into()))
 }
 
 pub(crate) async fn count(pool: &PgPool, device_id: DeviceId) -> Result<u64, StoreError> {

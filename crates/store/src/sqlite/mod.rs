@@ -377,35 +377,57 @@ impl SqliteStore {
         &self,
         device_id: DeviceId,
     ) -> Result<Option<StoredPosition>, StoreError> {
+        let mut latest = self.latest_positions(&[device_id]).await?;
+        Ok(latest.pop().flatten())
+    }
+
+    pub(crate) async fn latest_positions(
+        &self,
+        device_ids: &[DeviceId],
+    ) -> Result<Vec<Option<StoredPosition>>, StoreError> {
+        let device_ids = device_ids.to_vec();
         self.read(move |inner, conn| {
-            if !inner.read_only {
-                if let Some(memory) = inner.shared.lock().get(&device_id) {
-                    if memory.latest_complete {
-                        return Ok(memory.latest.clone());
-                    }
-                }
-                let from_chunks = positions::latest_in_chunks(conn, device_id)?;
-                let mut map = inner.shared.lock();
-                let memory = map.entry(device_id).or_default();
-                if let Some(candidate) = from_chunks {
-                    if crate::beats(&candidate, memory.latest.as_ref()) {
-                        memory.latest = Some(candidate);
-                    }
-                }
-                memory.latest_complete = true;
-                return Ok(memory.latest.clone());
-            }
-            let tx = conn.transaction()?;
-            let pending = positions::log_blobs(&tx, device_id)?;
-            let mut best = positions::latest_in_chunks(&tx, device_id)?;
-            for record in positions::decode_pending(device_id, &pending)? {
-                if crate::beats(&record, best.as_ref()) {
-                    best = Some(record);
-                }
-            }
-            Ok(best)
+            device_ids
+                .iter()
+                .map(|&device_id| Self::latest_on(inner, conn, device_id))
+                .collect()
         })
         .await
+    }
+
+    /// The latest position of one device on a reader's connection: from
+    /// memory once known, else from the chunks (and, read-only, the log).
+    fn latest_on(
+        inner: &Inner,
+        conn: &mut Connection,
+        device_id: DeviceId,
+    ) -> Result<Option<StoredPosition>, StoreError> {
+        if !inner.read_only {
+            if let Some(memory) = inner.shared.lock().get(&device_id) {
+                if memory.latest_complete {
+                    return Ok(memory.latest.clone());
+                }
+            }
+            let from_chunks = positions::latest_in_chunks(conn, device_id)?;
+            let mut map = inner.shared.lock();
+            let memory = map.entry(device_id).or_default();
+            if let Some(candidate) = from_chunks {
+                if crate::beats(&candidate, memory.latest.as_ref()) {
+                    memory.latest = Some(candidate);
+                }
+            }
+            memory.latest_complete = true;
+            return Ok(memory.latest.clone());
+        }
+        let tx = conn.transaction()?;
+        let pending = positions::log_blobs(&tx, device_id)?;
+        let mut best = positions::latest_in_chunks(&tx, device_id)?;
+        for record in positions::decode_pending(device_id, &pending)? {
+            if crate::beats(&record, best.as_ref()) {
+                best = Some(record);
+            }
+        }
+        Ok(best)
     }
 
     pub(crate) async fn position_by_id(
@@ -416,6 +438,18 @@ impl SqliteStore {
         let seq = id.sequence();
         self.read_device(device_id, move |tx, pending| {
             positions::by_seq(tx, device_id, seq, pending)
+        })
+        .await
+    }
+
+    pub(crate) async fn count_positions_in(
+        &self,
+        device_id: DeviceId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.read_device(device_id, move |tx, pending| {
+            positions::count_in(tx, device_id, from.as_millis(), to.as_millis(), pending)
         })
         .await
     }

@@ -220,6 +220,46 @@ pub(crate) fn by_seq(
         .map(|record| to_stored(device_id, record)))
 }
 
+/// Records with `from <= fix_time < to`, counted without decoding the
+/// chunks wholly inside the range; a record both compacted and still in
+/// the log may count twice, so this is an upper bound (for refusing
+/// reads that are too big before loading them).
+pub(crate) fn count_in(
+    conn: &Connection,
+    device_id: DeviceId,
+    from: i64,
+    to: i64,
+    pending: &[PendingBlob],
+) -> Result<u64, StoreError> {
+    if from >= to {
+        return Ok(0);
+    }
+    let inside: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(n), 0) FROM position_chunks
+             WHERE device_id = ?1 AND t_first >= ?2 AND t_last < ?3",
+        )?
+        .query_row(params![device_id, from, to], |row| row.get(0))?;
+    let mut total =
+        u64::try_from(inside).map_err(|_| StoreError::Corrupt("negative chunk count".into()))?;
+    // Chunks do not overlap in time: at most one reaches in from each side.
+    let mut edges = conn.prepare_cached(
+        "SELECT data FROM position_chunks
+         WHERE device_id = ?1 AND t_first < ?3 AND t_last >= ?2
+           AND NOT (t_first >= ?2 AND t_last < ?3)",
+    )?;
+    let mut rows = edges.query(params![device_id, from, to])?;
+    while let Some(row) = rows.next()? {
+        let data = row.get_ref(0)?.as_blob()?;
+        total += decode_records(data, 0)?
+            .iter()
+            .filter(|record| (from..to).contains(&record.position.fix_time.as_millis()))
+            .count() as u64;
+    }
+    total += pending_in(pending, from, to)?.len() as u64;
+    Ok(total)
+}
+
 pub(crate) fn count(
     conn: &Connection,
     device_id: DeviceId,

@@ -86,9 +86,11 @@ pub(crate) async fn list(
         });
         page.window(matching).collect()
     };
+    let ids: Vec<DeviceId> = devices.iter().map(|device| device.id).collect();
+    let states = shared.device_states(&ids).await?;
     let mut out = Vec::with_capacity(devices.len());
-    for device in &devices {
-        let mut dto = DeviceDto::new(device, shared.device_state(device.id).await?);
+    for (device, state) in devices.iter().zip(states) {
+        let mut dto = DeviceDto::new(device, state);
         if exclude_attributes {
             dto.attributes.clear();
         }

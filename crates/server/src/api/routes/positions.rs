@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use trackd_model::{DeviceId, GroupId, PositionId};
 
@@ -12,15 +13,12 @@ use crate::api::extract::Params;
 use crate::auth::Caller;
 use crate::server::Shared;
 
-/// Positions one request may return at most; ask for shorter ranges.
-const MAX_POSITIONS: usize = 500_000;
-
 #[utoipa::path(get, path = "/api/positions", tag = "positions", params(("deviceId" = Option<i64>, Query), ("from" = Option<String>, Query, description = "ISO-8601"), ("to" = Option<String>, Query, description = "ISO-8601"), ("id" = Option<Vec<i64>>, Query)), security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, body = [PositionDto]), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 404, description = "no such object, or not visible", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
     params: Params,
-) -> ApiResult<Json<Vec<PositionDto>>> {
+) -> ApiResult<Response> {
     let viewer = caller.viewer();
     let ids = params.ids::<PositionId>("id")?;
     if !ids.is_empty() {
@@ -30,7 +28,7 @@ pub(crate) async fn list(
                 out.push(PositionDto::stored(&position));
             }
         }
-        return Ok(Json(out));
+        return Ok(Json(out).into_response());
     }
     let device_id = params.id::<DeviceId>("deviceId")?;
     let from = params.time("from")?;
@@ -38,17 +36,7 @@ pub(crate) async fn list(
     match (device_id, from, to) {
         (Some(device_id), Some(_), Some(_)) => {
             let (from, to) = params.range()?;
-            let positions = shared
-                .access
-                .positions(&viewer, device_id, from, to)
-                .await?
-                .ok_or(ApiError::NotFound)?;
-            if positions.len() > MAX_POSITIONS {
-                return Err(ApiError::bad(format!(
-                    "more than {MAX_POSITIONS} positions in that range: ask for a shorter one"
-                )));
-            }
-            Ok(Json(positions.iter().map(PositionDto::stored).collect()))
+            crate::api::stream::positions(shared, viewer, vec![device_id], from, to).await
         }
         (_, Some(_), None) | (_, None, Some(_)) => Err(ApiError::bad("give both from and to")),
         (None, Some(_), Some(_)) => Err(ApiError::bad("deviceId is required with from and to")),
@@ -57,11 +45,11 @@ pub(crate) async fn list(
                 return Err(ApiError::NotFound);
             }
             let latest = shared.access.latest(&viewer, device_id).await?;
-            Ok(Json(latest.iter().map(PositionDto::stored).collect()))
+            Ok(Json(latest.iter().map(PositionDto::stored).collect::<Vec<_>>()).into_response())
         }
         (None, None, None) => {
             let latest = shared.access.latest_of_all(&viewer).await?;
-            Ok(Json(latest.iter().map(PositionDto::stored).collect()))
+            Ok(Json(latest.iter().map(PositionDto::stored).collect::<Vec<_>>()).into_response())
         }
     }
 }
@@ -119,23 +107,8 @@ pub(crate) async fn route_report(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
     params: Params,
-) -> ApiResult<Json<Vec<PositionDto>>> {
+) -> ApiResult<Response> {
     let (from, to) = params.range()?;
     let devices = requested_devices(&shared, &caller, &params).await?;
-    let viewer = caller.viewer();
-    let mut out = Vec::new();
-    for device_id in devices {
-        let positions = shared
-            .access
-            .positions(&viewer, device_id, from, to)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        if out.len() + positions.len() > MAX_POSITIONS {
-            return Err(ApiError::bad(format!(
-                "more than {MAX_POSITIONS} positions in that range: ask for a shorter one"
-            )));
-        }
-        out.extend(positions.iter().map(PositionDto::stored));
-    }
-    Ok(Json(out))
+    crate::api::stream::positions(shared, caller.viewer(), devices, from, to).await
 }

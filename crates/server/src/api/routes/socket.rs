@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::dto::PositionDto;
-use crate::api::error::ErrorBody;
+use crate::api::error::{ApiError, ErrorBody};
 use crate::auth::{password_stamp, Caller};
 use crate::live::merge;
 use crate::server::Shared;
@@ -39,8 +39,21 @@ pub(crate) async fn upgrade(
     caller: Caller,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let Some(slot) = shared.sockets.take(caller.user.id) else {
+        return ApiError::TooManyRequests {
+            message: format!(
+                "at most {} live sockets per user: close one first",
+                shared.config.websocket_max_per_user
+            ),
+            retry_after_secs: 5,
+        }
+        .into_response();
+    };
     ws.max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| serve(socket, shared, caller))
+        .on_upgrade(move |socket| async move {
+            serve(socket, shared, caller).await;
+            drop(slot);
+        })
 }
 
 async fn send_text(socket: &mut WebSocket, text: String) -> bool {
