@@ -47,6 +47,10 @@ pub(crate) enum BenchCommand {
     Purge(super::bench_purge::PurgeArgs),
     /// Memory and the real user's login time under a flood of bad logins.
     Logins(super::bench_logins::LoginsArgs),
+    /// Device list and large route reads: time and memory.
+    Reads(super::bench_reads::ReadsArgs),
+    /// Slow-loris HTTP and silent device connections against a running server.
+    SlowClients(super::bench_slow::SlowArgs),
 }
 
 pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -65,6 +69,8 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ws(args) => super::bench_ws::run(args).await,
         BenchCommand::Purge(args) => super::bench_purge::run(args).await,
         BenchCommand::Logins(args) => super::bench_logins::run(args).await,
+        BenchCommand::Reads(args) => super::bench_reads::run(args).await,
+        BenchCommand::SlowClients(args) => super::bench_slow::run(args).await,
     }
 }
 

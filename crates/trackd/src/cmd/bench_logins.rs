@@ -52,7 +52,7 @@ pub(crate) struct LoginsArgs {
 }
 
 /// (VmRSS, VmHWM) in KiB.
-fn memory_kib(pid: u32) -> Option<(u64, u64)> {
+pub(crate) fn memory_kib(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
         status

@@ -3,6 +3,8 @@
 pub(crate) mod bench;
 mod bench_logins;
 mod bench_purge;
+mod bench_reads;
+mod bench_slow;
 mod bench_ws;
 pub(crate) mod decode;
 pub(crate) mod device;
