@@ -35,15 +35,17 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some((email, password)) = &config.first_admin {
         create_first_admin(&store, email, password).await?;
     }
+    // Bind errors name the listener and the address already.
+    let running = Server::new(config.server.clone(), store.clone())
+        .start()
+        .await?;
+    // Only once the listeners are bound: a demo administrator made by a
+    // start that then failed would have its password shown nowhere.
     let demo_admin = if config.demo && store.count_users().await? == 0 {
         Some(create_demo_admin(&store).await?)
     } else {
         None
     };
-    // Bind errors name the listener and the address already.
-    let running = Server::new(config.server.clone(), store.clone())
-        .start()
-        .await?;
     for listener in &running.listeners {
         tracing::info!(
             protocol = listener.protocol,
