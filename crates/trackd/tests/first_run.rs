@@ -26,9 +26,7 @@ fn serve_logs_the_url_to_open_and_how_to_create_the_first_admin() {
     );
     assert!(!log.contains("Some("), "{log}");
     assert!(
-        log.contains(&format!(
-            "TRACKD_PASSWORD='...' cargo run --release -p trackd -- user add --admin --email EMAIL --config"
-        )),
+        log.contains("TRACKD_PASSWORD='...' cargo run --release -p trackd -- user add --admin --email EMAIL --config"),
         "{log}"
     );
     assert!(log.contains(&format!("--data-dir {data}")), "{log}");
@@ -167,28 +165,12 @@ fn new_server_is_true_until_the_first_user_and_the_front_page_says_how() {
     assert!(!page.contains("There are no users yet"), "{page}");
 }
 
-/// The teltonika TCP port of the listeners config `LoggedServe` wrote.
-fn teltonika_port(dir: &std::path::Path) -> u16 {
-    let text = std::fs::read_to_string(dir.join("listeners.toml")).unwrap();
-    let entry = text
-        .split("[[listeners]]")
-        .find(|entry| entry.contains("\"teltonika\"") && entry.contains("\"tcp\""))
-        .unwrap();
-    entry
-        .lines()
-        .find_map(|line| line.strip_prefix("port = "))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn simulate_against_refused_devices_says_how_to_register_them() {
     let dir = tempfile::tempdir().unwrap();
     let data = data_dir_arg(&dir);
-    let _serve = LoggedServe::start(dir.path(), &["--data-dir", &data], &[]);
-    let target = format!("127.0.0.1:{}", teltonika_port(dir.path()));
+    let serve = LoggedServe::start(dir.path(), &["--data-dir", &data], &[]);
+    let target = format!("127.0.0.1:{}", serve.ports.teltonika);
     let simulate = [
         "simulate",
         "--target",
@@ -209,8 +191,8 @@ fn simulate_against_refused_devices_says_how_to_register_them() {
 fn simulate_register_registers_the_devices_first() {
     let dir = tempfile::tempdir().unwrap();
     let data = data_dir_arg(&dir);
-    let _serve = LoggedServe::start(dir.path(), &["--data-dir", &data], &[]);
-    let target = format!("127.0.0.1:{}", teltonika_port(dir.path()));
+    let serve = LoggedServe::start(dir.path(), &["--data-dir", &data], &[]);
+    let target = format!("127.0.0.1:{}", serve.ports.teltonika);
     let simulate = [
         "simulate",
         "--target",

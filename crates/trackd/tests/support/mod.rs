@@ -213,6 +213,8 @@ pub struct LoggedServe {
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// The bound HTTP API port.
     pub http_port: u16,
+    /// The device listeners' ports.
+    pub ports: DevicePorts,
 }
 
 impl LoggedServe {
@@ -220,7 +222,8 @@ impl LoggedServe {
     /// (config written to `dir`), `--http-port 0` and the given extra
     /// arguments, and waits until it listens.
     pub fn start(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> LoggedServe {
-        let config = DevicePorts::free().write_config(dir);
+        let ports = DevicePorts::free();
+        let config = ports.write_config(dir);
         let config = config.to_string_lossy().into_owned();
         let mut all = vec!["serve", "--config", &config, "--http-port", "0"];
         all.extend_from_slice(args);
@@ -257,6 +260,7 @@ impl LoggedServe {
             child,
             log,
             http_port,
+            ports,
         }
     }
 
