@@ -108,7 +108,8 @@ impl Store {
                 .map_err(|error| match error {
                     StoreError::Backend(reason) => StoreError::SqliteOpen {
                         path: path.to_owned(),
-                        reason: reason.to_string(),
+                        // SQLite repeats the file name; the variant names it once.
+                        reason: reason.to_string().replace(&format!(": {path}"), ""),
                     },
                     other => other,
                 })?;

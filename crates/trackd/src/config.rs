@@ -289,6 +289,14 @@ impl StoreArgs {
                     .unwrap_or_else(|| PathBuf::from("./data"));
                 if !read_only {
                     prepare_data_dir(&dir)?;
+                } else if !dir.is_dir() {
+                    // A reading command would otherwise fail on SQLite's
+                    // "unable to open database file".
+                    anyhow::bail!(
+                        "data dir {} does not exist (start `trackd serve` once, or pass the \
+                         server's --data-dir or --database)",
+                        dir.display()
+                    );
                 }
                 format!("sqlite:{}", dir.join("trackd.db").display())
             }

@@ -112,6 +112,25 @@ fn data_dir_without_write_permission_is_named_once() {
     assert_eq!(stderr.matches(data_arg.as_ref()).count(), 1, "{stderr}");
 }
 
+#[test]
+fn missing_data_dir_of_a_reading_command_is_named_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("never-created");
+    let data = data.to_string_lossy();
+    for args in [
+        &["user", "list", "--data-dir", &data][..],
+        &["export", "positions", "--device", "1", "--data-dir", &data],
+    ] {
+        let (ok, _, stderr) = run_trackd(args, &[]);
+        assert!(!ok);
+        assert!(
+            stderr.contains(&format!("data dir {data} does not exist")),
+            "{stderr}"
+        );
+        assert_eq!(stderr.matches(data.as_ref()).count(), 1, "{stderr}");
+    }
+}
+
 /// `trackd user list --database url`: (stderr, how long it took).
 fn open_database(url: &str) -> (String, Duration) {
     let started = Instant::now();

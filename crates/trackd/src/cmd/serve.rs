@@ -60,12 +60,13 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(http = %http, "trackd listening");
             tracing::info!("open {url} (the API is under {url}api)");
             if let Some((email, password)) = &demo_admin {
+                let flags = store_flags(&args.store);
                 // The one time this password is ever shown: it is random
                 // and stored only as a hash.
                 tracing::warn!(
                     "demo administrator created: log in at {url} as {email} with password \
                      {password} (shown only this once; change it with `trackd user passwd \
-                     --email {email}`)"
+                     --email {email}{flags}`)"
                 );
             } else if store.count_users().await? == 0 {
                 tracing::warn!("{}", first_user_hint(&args.store));
@@ -183,6 +184,18 @@ fn browser_url(http: std::net::SocketAddr) -> String {
 /// How to make the first administrator, with the store flags this server
 /// was given so the command finds the same database.
 fn first_user_hint(store: &StoreArgs) -> String {
+    let flags = store_flags(store);
+    format!(
+        "no users yet: create the first administrator with \
+         `TRACKD_PASSWORD='...' cargo run --release -p trackd -- user add --admin --email EMAIL{flags}` \
+         from a clone (`trackd user add ...` once installed with `cargo install --path crates/trackd`), \
+         or start once with `--admin-email EMAIL` and TRACKD_ADMIN_PASSWORD set"
+    )
+}
+
+/// The store flags this server was given, for commands shown in the log
+/// (never the database URL, which may hold a password).
+fn store_flags(store: &StoreArgs) -> String {
     let mut flags = String::new();
     if let Some(config) = &store.config {
         flags.push_str(&format!(" --config {}", config.display()));
@@ -193,12 +206,7 @@ fn first_user_hint(store: &StoreArgs) -> String {
     if store.database.is_some() {
         flags.push_str(" --database <the same URL>");
     }
-    format!(
-        "no users yet: create the first administrator with \
-         `TRACKD_PASSWORD='...' cargo run --release -p trackd -- user add --admin --email EMAIL{flags}` \
-         from a clone (`trackd user add ...` once installed with `cargo install --path crates/trackd`), \
-         or start once with `--admin-email EMAIL` and TRACKD_ADMIN_PASSWORD set"
-    )
+    flags
 }
 
 /// The first IMEI of the demo fleet; vehicle i reports as DEMO_IMEI_BASE + i.
