@@ -151,6 +151,23 @@ fn postgres_refused_is_named_with_host_and_port_within_5_s() {
 }
 
 #[test]
+fn postgres_that_never_answers_is_given_up_after_5_s() {
+    // The kernel completes the connection, nobody ever answers it.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let (stderr, took) = open_database(&format!("postgres://u@127.0.0.1:{port}/x"));
+    assert!(
+        stderr.contains(&format!(
+            "cannot connect to PostgreSQL at 127.0.0.1:{port}: no answer within 5 s"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    drop(silent);
+}
+
+#[test]
 fn postgres_missing_database_is_named() {
     if !support::postgres_listening() {
         eprintln!("skipped: postgres not listening on 127.0.0.1:5432");

@@ -98,12 +98,20 @@ impl PgStore {
                 let _ = conn.close().await;
             }
         }
+        // The pool keeps its own (longer) acquire timeout for later, busy
+        // moments; only opening is bounded by CONNECT_TIMEOUT.
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_with(options.clone())
-            .await
-            .map_err(|error| connect_error(connect_failure(&options, &error)))?;
+            .connect_with(options.clone());
+        let pool = match tokio::time::timeout(CONNECT_TIMEOUT, pool).await {
+            Err(_) => {
+                return Err(connect_error(ConnectFailure::Timeout(
+                    CONNECT_TIMEOUT.as_secs(),
+                )))
+            }
+            Ok(Err(error)) => return Err(connect_error(connect_failure(&options, &error))),
+            Ok(Ok(pool)) => pool,
+        };
         // Read-only (another node owns the positions) still migrates and
         // writes the registry; it only runs no position writer.
         migrations::apply(&pool).await?;
