@@ -219,13 +219,30 @@ pub enum StartError {
         transport: Transport,
     },
     /// A socket could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen for {what} on {addr}: {}", bind_reason(source))]
     Bind {
+        /// The listener, e.g. `teltonika tcp` or `the HTTP API`.
+        what: String,
         /// The address.
         addr: SocketAddr,
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// The bind error in the words a user looks for ("address in use"),
+/// without the OS's error number.
+fn bind_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "address in use (another program, or another trackd, listens there)".to_owned()
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need privileges)".to_owned()
+        }
+        std::io::ErrorKind::AddrNotAvailable => "address not available on this host".to_owned(),
+        _ => error.to_string(),
+    }
 }
 
 impl Server {
@@ -301,14 +318,16 @@ impl Server {
                 }
             }
             let asked = addr;
-            let bind = move |source| StartError::Bind {
+            let what = format!("{} {}", protocol.name, listener.transport);
+            let bind = |source| StartError::Bind {
+                what: what.clone(),
                 addr: asked,
                 source,
             };
             let task = match listener.transport {
                 Transport::Tcp | Transport::Http => {
-                    let socket = TcpListener::bind(addr).await.map_err(bind)?;
-                    addr = socket.local_addr().map_err(bind)?;
+                    let socket = TcpListener::bind(addr).await.map_err(&bind)?;
+                    addr = socket.local_addr().map_err(&bind)?;
                     if listener.transport == Transport::Tcp {
                         tokio::spawn(serve_tcp(socket, protocol, shared.clone()))
                     } else {
@@ -316,8 +335,8 @@ impl Server {
                     }
                 }
                 Transport::Udp => {
-                    let socket = UdpSocket::bind(addr).await.map_err(bind)?;
-                    addr = socket.local_addr().map_err(bind)?;
+                    let socket = UdpSocket::bind(addr).await.map_err(&bind)?;
+                    addr = socket.local_addr().map_err(&bind)?;
                     tokio::spawn(serve_udp(socket, protocol, shared.clone()))
                 }
             };
@@ -329,7 +348,11 @@ impl Server {
             });
         }
         if let Some(addr) = shared.config.http {
-            let bind = |source| StartError::Bind { addr, source };
+            let bind = |source| StartError::Bind {
+                what: "the HTTP API".to_owned(),
+                addr,
+                source,
+            };
             let listener = TcpListener::bind(addr).await.map_err(bind)?;
             running.http = Some(listener.local_addr().map_err(bind)?);
             let router = crate::api::router(shared.clone());

@@ -41,9 +41,50 @@ pub enum StoreError {
         /// Latest version this build knows.
         supported: i64,
     },
+    /// The PostgreSQL server could not be reached or refused the login.
+    #[error("cannot connect to PostgreSQL at {addr}: {reason}")]
+    Connect {
+        /// `host:port` of the server.
+        addr: String,
+        /// What went wrong.
+        reason: ConnectFailure,
+    },
+    /// The SQLite database file could not be opened or created.
+    #[error("cannot open the SQLite database {path}: {reason}")]
+    SqliteOpen {
+        /// The database file.
+        path: String,
+        /// What SQLite said.
+        reason: String,
+    },
     /// The database backend or the file system failed.
     #[error("backend error: {0}")]
     Backend(#[source] Arc<dyn std::error::Error + Send + Sync>),
+}
+
+/// Why a connection to PostgreSQL failed, in the terms a user acts on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConnectFailure {
+    /// Nothing listens on the address.
+    #[error("connection refused (is PostgreSQL running there?)")]
+    Refused,
+    /// No answer within the connect timeout.
+    #[error("no answer within {0} s")]
+    Timeout(u64),
+    /// The server did not accept the user or its password.
+    #[error("authentication failed for user {user:?}: {message}")]
+    Authentication {
+        /// The user name of the URL.
+        user: String,
+        /// What the server said.
+        message: String,
+    },
+    /// The database of the URL does not exist.
+    #[error("database {0:?} does not exist (create it with `createdb`)")]
+    NoSuchDatabase(String),
+    /// Anything else (DNS, TLS, network).
+    #[error("{0}")]
+    Other(String),
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -30,7 +30,7 @@ use trackd_model::{
     Timestamp,
 };
 
-pub use error::StoreError;
+pub use error::{ConnectFailure, StoreError};
 
 /// Where and how to open a store.
 #[derive(Clone, Debug)]
@@ -88,6 +88,13 @@ impl Store {
         let url = config.url.trim();
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres(postgres::PgStore::open(url, config.read_only).await?)
+        } else if let Some((scheme, _)) = url.split_once("://").filter(|(s, _)| *s != "sqlite") {
+            // Anything else with a scheme would otherwise be taken as a
+            // SQLite file name and silently create a new empty database.
+            return Err(StoreError::InvalidConfig(format!(
+                "database URL scheme {scheme:?} is not supported: use postgres://, \
+                 postgresql:// or sqlite: (or a file path)"
+            )));
         } else {
             let path = url
                 .strip_prefix("sqlite://")
@@ -96,7 +103,17 @@ impl Store {
             if path.is_empty() {
                 return Err(StoreError::InvalidConfig("empty sqlite path".into()));
             }
-            Backend::Sqlite(sqlite::SqliteStore::open(path.as_ref(), config.read_only).await?)
+            let store = sqlite::SqliteStore::open(path.as_ref(), config.read_only)
+                .await
+                .map_err(|error| match error {
+                    StoreError::Backend(reason) => StoreError::SqliteOpen {
+                        path: path.to_owned(),
+                        // SQLite repeats the file name; the variant names it once.
+                        reason: reason.to_string().replace(&format!(": {path}"), ""),
+                    },
+                    other => other,
+                })?;
+            Backend::Sqlite(store)
         };
         let store = Store {
             backend: Arc::new(backend),

@@ -233,6 +233,40 @@ fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
     toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
 }
 
+/// Creates the data dir if missing and checks it can be written, so the
+/// error names the directory and the reason once, instead of SQLite's
+/// "unable to open database file" wrapped in layers.
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    let reason = |err: std::io::Error| match err.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        std::io::ErrorKind::NotADirectory => {
+            "a part of the path is a file, not a directory".to_owned()
+        }
+        _ => err.to_string(),
+    };
+    if let Err(err) = std::fs::create_dir_all(dir) {
+        anyhow::bail!("cannot create data dir {}: {}", dir.display(), reason(err));
+    }
+    // SQLite writes its journal next to the database, so the directory
+    // itself must be writable, not only the database file.
+    let probe = dir.join(format!(".trackd-write-check-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(err) => anyhow::bail!(
+            "cannot write to data dir {}: {}",
+            dir.display(),
+            reason(err)
+        ),
+    }
+}
+
 impl StoreArgs {
     /// The store location after merging flags/env over the file.
     pub(crate) fn store_config(&self, read_only: bool) -> anyhow::Result<StoreConfig> {
@@ -270,8 +304,15 @@ impl StoreArgs {
                     .or_else(|| file.data_dir.clone())
                     .unwrap_or_else(|| PathBuf::from("./data"));
                 if !read_only {
-                    std::fs::create_dir_all(&dir)
-                        .with_context(|| format!("creating data dir {}", dir.display()))?;
+                    prepare_data_dir(&dir)?;
+                } else if !dir.is_dir() {
+                    // A reading command would otherwise fail on SQLite's
+                    // "unable to open database file".
+                    anyhow::bail!(
+                        "data dir {} does not exist (start `trackd serve` once, or pass the \
+                         server's --data-dir or --database)",
+                        dir.display()
+                    );
                 }
                 format!("sqlite:{}", dir.join("trackd.db").display())
             }

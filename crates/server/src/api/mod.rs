@@ -59,6 +59,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .split_for_parts();
     let openapi = Arc::new(openapi);
     router
+        .route("/", get(front_page))
         .route("/api/health", get(health))
         .route(
             "/api/openapi.json",
@@ -112,6 +113,38 @@ fn base_document() -> utoipa::openapi::OpenApi {
         .components(Some(components))
         .build()
 }
+
+/// `GET /`: no web UI is served yet, so whoever opens the address the
+/// log shows learns what this is and where to go next instead of a bare
+/// JSON 404.
+async fn front_page(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+) -> axum::response::Html<String> {
+    let first_user = match shared.store.count_users().await {
+        Ok(0) => FIRST_USER_HINT,
+        _ => "",
+    };
+    axum::response::Html(format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>trackd</title></head>\n\
+         <body>\n<h1>trackd</h1>\n\
+         <p>This is trackd {version}, a vehicle tracking server with a Traccar-compatible API. \
+         No web interface is served here yet.</p>\n\
+         <ul>\n<li>The HTTP API is under <a href=\"/api/server\"><code>/api</code></a> \
+         (log in with <code>POST /api/session</code>).</li>\n\
+         <li>Its OpenAPI document is at <a href=\"/api/openapi.json\"><code>/api/openapi.json</code></a>.</li>\n\
+         </ul>\n{first_user}</body></html>\n",
+        version = env!("CARGO_PKG_VERSION"),
+    ))
+}
+
+/// Shown on the front page while the store has no users.
+const FIRST_USER_HINT: &str = "<p><strong>There are no users yet.</strong> Create the first \
+    administrator on the server's machine, from a clone of trackd:</p>\n\
+    <pre>TRACKD_PASSWORD='...' cargo run --release -p trackd -- user add --admin --email you@example.com</pre>\n\
+    <p>(or <code>trackd user add --admin --email you@example.com</code> once installed with \
+    <code>cargo install --path crates/trackd</code>; pass the same <code>--data-dir</code> or \
+    <code>--database</code> as the server), or start the server once with \
+    <code>--admin-email you@example.com</code> and <code>TRACKD_ADMIN_PASSWORD</code> set.</p>\n";
 
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))

@@ -15,12 +15,12 @@ use std::str::FromStr;
 use std::sync::Mutex;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot};
 use trackd_model::{DeviceId, Position, PositionId, StoredPosition, Timestamp};
 
 use crate::links::Table;
-use crate::StoreError;
+use crate::{ConnectFailure, StoreError};
 
 /// Whether row `id` of `table` exists; locks it (`FOR KEY SHARE`) until
 /// the transaction ends, so a concurrent delete waits.
@@ -38,6 +38,33 @@ pub(crate) async fn exists(
 }
 use positions::{AppendRequest, Command};
 
+/// How long opening the store waits for PostgreSQL to answer.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The user-facing reason of a failed connection attempt.
+fn connect_failure(options: &PgConnectOptions, error: &sqlx::Error) -> ConnectFailure {
+    match error {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            ConnectFailure::Refused
+        }
+        sqlx::Error::PoolTimedOut => ConnectFailure::Timeout(CONNECT_TIMEOUT.as_secs()),
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            // invalid_password, invalid_authorization_specification (an
+            // unknown role, no pg_hba.conf entry)
+            Some("28P01") | Some("28000") => ConnectFailure::Authentication {
+                user: options.get_username().to_owned(),
+                message: db.message().to_owned(),
+            },
+            // invalid_catalog_name
+            Some("3D000") => ConnectFailure::NoSuchDatabase(
+                options.get_database().unwrap_or_default().to_owned(),
+            ),
+            _ => ConnectFailure::Other(db.message().to_owned()),
+        },
+        other => ConnectFailure::Other(other.to_string()),
+    }
+}
+
 /// The PostgreSQL store.
 pub(crate) struct PgStore {
     pool: PgPool,
@@ -51,10 +78,40 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)
             .map_err(|error| StoreError::InvalidConfig(format!("postgres url: {error}")))?
             .options([("synchronous_commit", "on")]);
+        // One plain connection first: the pool retries a refused
+        // connection until its timeout and then only says it timed out,
+        // while the user needs to know whether the server is down, the
+        // login is wrong or the database is missing.
+        let addr = format!("{}:{}", options.get_host(), options.get_port());
+        let connect_error = |reason| StoreError::Connect {
+            addr: addr.clone(),
+            reason,
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Err(_) => {
+                return Err(connect_error(ConnectFailure::Timeout(
+                    CONNECT_TIMEOUT.as_secs(),
+                )))
+            }
+            Ok(Err(error)) => return Err(connect_error(connect_failure(&options, &error))),
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+            }
+        }
+        // The pool keeps its own (longer) acquire timeout for later, busy
+        // moments; only opening is bounded by CONNECT_TIMEOUT.
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
-            .await?;
+            .connect_with(options.clone());
+        let pool = match tokio::time::timeout(CONNECT_TIMEOUT, pool).await {
+            Err(_) => {
+                return Err(connect_error(ConnectFailure::Timeout(
+                    CONNECT_TIMEOUT.as_secs(),
+                )))
+            }
+            Ok(Err(error)) => return Err(connect_error(connect_failure(&options, &error))),
+            Ok(Ok(pool)) => pool,
+        };
         // Read-only (another node owns the positions) still migrates and
         // writes the registry; it only runs no position writer.
         migrations::apply(&pool).await?;

@@ -60,10 +60,9 @@ pub(crate) async fn run(command: ExportCommand) -> anyhow::Result<()> {
     if from > to {
         anyhow::bail!("--from is after --to");
     }
-    // Read-only: a running server owns the write side of the store.
-    let store = Store::open(&store.store_config(true)?)
-        .await
-        .context("opening the store")?;
+    // Read-only: a running server owns the write side of the store. Its
+    // errors name the database already.
+    let store = Store::open(&store.store_config(true)?).await?;
     let result = async {
         let device = store
             .device_by_unique_id(&device)

@@ -24,17 +24,24 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::logging::init(filter, std::io::IsTerminal::is_terminal(&std::io::stderr()));
 
     fit_open_files(&mut config.server);
-    let store = Store::open(&config.store)
-        .await
-        .context("opening the store")?;
+    // The store's errors name the database and what went wrong; a context
+    // here would only say it a second time.
+    let store = Store::open(&config.store).await?;
     tracing::info!(database = %redact(&config.store.url), "store open");
     if let Some((email, password)) = &config.first_admin {
         create_first_admin(&store, email, password).await?;
     }
+    // Bind errors name the listener and the address already.
     let running = Server::new(config.server.clone(), store.clone())
         .start()
-        .await
-        .context("binding listeners")?;
+        .await?;
+    // Only once the listeners are bound: a demo administrator made by a
+    // start that then failed would have its password shown nowhere.
+    let demo_admin = if config.demo && store.count_users().await? == 0 {
+        Some(create_demo_admin(&store).await?)
+    } else {
+        None
+    };
     for listener in &running.listeners {
         tracing::info!(
             protocol = listener.protocol,
@@ -43,7 +50,26 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "listening for devices"
         );
     }
-    tracing::info!(http = ?running.http, "trackd listening");
+    match running.http {
+        Some(http) => {
+            let url = browser_url(http);
+            tracing::info!(http = %http, "trackd listening");
+            tracing::info!("open {url} (the API is under {url}api)");
+            if let Some((email, password)) = &demo_admin {
+                let flags = store_flags(&args.store);
+                // The one time this password is ever shown: it is random
+                // and stored only as a hash.
+                tracing::warn!(
+                    "demo administrator created: log in at {url} as {email} with password \
+                     {password} (shown only this once; change it with `trackd user passwd \
+                     --email {email}{flags}`)"
+                );
+            } else if store.count_users().await? == 0 {
+                tracing::warn!("{}", first_user_hint(&args.store));
+            }
+        }
+        None => tracing::info!("trackd listening (HTTP API off)"),
+    }
 
     let demo = config.demo.then(|| {
         use trackd_protocols::Transport;
@@ -117,6 +143,66 @@ async fn create_first_admin(store: &Store, email: &str, password: &str) -> anyho
     let user = store.create_user(fields, Some(hash)).await?;
     tracing::info!(email = %user.email, "created the first administrator");
     Ok(())
+}
+
+/// Login email of the administrator `serve --demo` creates on an empty store.
+const DEMO_ADMIN_EMAIL: &str = "admin@demo.local";
+
+/// Creates the demo administrator with a random password; returns its
+/// email and that password, which nothing else keeps.
+async fn create_demo_admin(store: &Store) -> anyhow::Result<(String, String)> {
+    use rand::distributions::{Alphanumeric, DistString};
+    let password = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 16);
+    let hash = super::user::hash(password.clone()).await?;
+    let fields = UserFields {
+        name: "Demo administrator".to_owned(),
+        email: DEMO_ADMIN_EMAIL.to_owned(),
+        administrator: true,
+        user_limit: -1,
+        ..UserFields::default()
+    };
+    let user = store.create_user(fields, Some(hash)).await?;
+    Ok((user.email, password))
+}
+
+/// The address to open in a browser: a wildcard bind is reachable on
+/// loopback, and `http://0.0.0.0:8082/` does not work everywhere.
+fn browser_url(http: std::net::SocketAddr) -> String {
+    let host = match http.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv6() => "[::1]".to_owned(),
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+    };
+    format!("http://{host}:{}/", http.port())
+}
+
+/// How to make the first administrator, with the store flags this server
+/// was given so the command finds the same database.
+fn first_user_hint(store: &StoreArgs) -> String {
+    let flags = store_flags(store);
+    format!(
+        "no users yet: create the first administrator with \
+         `TRACKD_PASSWORD='...' cargo run --release -p trackd -- user add --admin --email EMAIL{flags}` \
+         from a clone (`trackd user add ...` once installed with `cargo install --path crates/trackd`), \
+         or start once with `--admin-email EMAIL` and TRACKD_ADMIN_PASSWORD set"
+    )
+}
+
+/// The store flags this server was given, for commands shown in the log
+/// (never the database URL, which may hold a password).
+fn store_flags(store: &StoreArgs) -> String {
+    let mut flags = String::new();
+    if let Some(config) = &store.config {
+        flags.push_str(&format!(" --config {}", config.display()));
+    }
+    if let Some(dir) = &store.data_dir {
+        flags.push_str(&format!(" --data-dir {}", dir.display()));
+    }
+    if store.database.is_some() {
+        flags.push_str(" --database <the same URL>");
+    }
+    flags
 }
 
 /// The first IMEI of the demo fleet; vehicle i reports as DEMO_IMEI_BASE + i.
@@ -227,7 +313,20 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{browser_url, redact};
+
+    #[test]
+    fn wildcard_binds_are_opened_on_loopback() {
+        assert_eq!(
+            browser_url("0.0.0.0:8082".parse().unwrap()),
+            "http://127.0.0.1:8082/"
+        );
+        assert_eq!(browser_url("[::]:80".parse().unwrap()), "http://[::1]:80/");
+        assert_eq!(
+            browser_url("10.0.0.5:8082".parse().unwrap()),
+            "http://10.0.0.5:8082/"
+        );
+    }
 
     #[test]
     fn passwords_never_reach_the_log() {

@@ -4,7 +4,11 @@
 use std::time::Duration;
 
 use clap::Args;
+use trackd_model::NewDevice;
 use trackd_simulator::{Progress, Protocol, SimConfig};
+use trackd_store::{Store, StoreError};
+
+use crate::config::StoreArgs;
 
 #[derive(Debug, Args)]
 pub(crate) struct SimulateArgs {
@@ -38,6 +42,13 @@ pub(crate) struct SimulateArgs {
     /// Seconds an idle gt06 device waits before a heartbeat (0: none).
     #[arg(long, default_value_t = 30.0)]
     heartbeat: f64,
+    /// Register the simulated devices in the server's store first (the
+    /// store of --data-dir / --database / --config), so a server that
+    /// refuses unknown devices accepts them.
+    #[arg(long)]
+    register: bool,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 fn parse_protocol(name: &str) -> Result<Protocol, String> {
@@ -85,11 +96,53 @@ pub(crate) async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         ack_log: args.ack_log,
         heartbeat,
     };
+    if args.register {
+        register(&args.store, &config).await?;
+    }
     let report = trackd_simulator::run_until(config, print_progress, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
     println!("{report}");
+    if report.refused_devices > 0 {
+        println!(
+            "the server refused {} devices because their IMEIs are not registered: register them \
+             (`trackd device add <IMEI>`, or run this again with --register and the server's \
+             --data-dir or --database), or set register_unknown = true on the server",
+            report.refused_devices
+        );
+    }
+    Ok(())
+}
+
+/// Adds every simulated device to the store (already registered ones are
+/// left as they are); the store is opened like `trackd device add` does,
+/// next to a running server.
+async fn register(store: &StoreArgs, config: &SimConfig) -> anyhow::Result<()> {
+    let store = Store::open(&store.registry_store_config()?).await?;
+    let mut added = 0;
+    let mut result = Ok(());
+    for index in 0..config.devices {
+        let unique_id = config.imei(index);
+        let new = NewDevice {
+            name: format!("Simulated {unique_id}"),
+            unique_id,
+        };
+        match store.add_device(new).await {
+            Ok(_) => added += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(err) => {
+                result = Err(err);
+                break;
+            }
+        }
+    }
+    store.close().await?;
+    result?;
+    println!(
+        "registered {added} devices ({} were already registered)",
+        config.devices - added
+    );
     Ok(())
 }
 

@@ -54,12 +54,31 @@ pub(crate) fn read_password() -> anyhow::Result<String> {
     if let Ok(password) = std::env::var(PASSWORD_ENV) {
         return check_password(password);
     }
-    let first = rpassword::prompt_password("password: ").context("reading password")?;
-    let second = rpassword::prompt_password("again: ").context("reading password")?;
+    if !has_terminal() {
+        bail!("no terminal to read the password from: set {PASSWORD_ENV} to the password");
+    }
+    let first = rpassword::prompt_password("password: ")
+        .context("reading the password from the terminal")?;
+    let second =
+        rpassword::prompt_password("again: ").context("reading the password from the terminal")?;
     if first != second {
         bail!("passwords differ");
     }
     check_password(first)
+}
+
+/// Whether a password prompt can be shown: rpassword reads from the
+/// controlling terminal (`/dev/tty`), which a service, a pipe or CI lacks.
+fn has_terminal() -> bool {
+    if cfg!(unix) {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .is_ok()
+    } else {
+        std::io::IsTerminal::is_terminal(&std::io::stdin())
+    }
 }
 
 fn check_password(password: String) -> anyhow::Result<String> {

@@ -176,3 +176,139 @@ impl TestDatabase {
         }
     }
 }
+
+/// Runs `trackd` with `args` (and `envs`, without TRACKD_PASSWORD or a
+/// TRACKD_* store setting from the caller's environment) to its end:
+/// (exit success, stdout, stderr).
+pub fn run_trackd(args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
+    let output = trackd_command(args, envs)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run trackd");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The `trackd` command with a clean TRACKD_* environment plus `envs`.
+pub fn trackd_command(args: &[&str], envs: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trackd"));
+    command.args(args);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TRACKD_") {
+            command.env_remove(name);
+        }
+    }
+    command.envs(envs.iter().copied());
+    command
+}
+
+/// A `trackd serve` whose log lines are kept for the test to read;
+/// killed when dropped.
+pub struct LoggedServe {
+    child: Child,
+    /// Every stderr line so far.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The bound HTTP API port.
+    pub http_port: u16,
+    /// The device listeners' ports.
+    pub ports: DevicePorts,
+}
+
+impl LoggedServe {
+    /// Starts `trackd serve` with loopback device listeners on free ports
+    /// (config written to `dir`), `--http-port 0` and the given extra
+    /// arguments, and waits until it listens.
+    pub fn start(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> LoggedServe {
+        let ports = DevicePorts::free();
+        let config = ports.write_config(dir);
+        let config = config.to_string_lossy().into_owned();
+        let mut all = vec!["serve", "--config", &config, "--http-port", "0"];
+        all.extend_from_slice(args);
+        let mut child = trackd_command(&all, envs)
+            .env("TRACKD_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn trackd serve");
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[trackd] {line}");
+                if line.contains("trackd listening") {
+                    let port = line
+                        .split_whitespace()
+                        .find_map(|field| field.strip_prefix("http="))
+                        .and_then(|addr| addr.rsplit(':').next())
+                        .and_then(|port| port.parse::<u16>().ok());
+                    let _ = tx.send(port);
+                }
+                kept.lock().unwrap().push(line);
+            }
+        });
+        let http_port = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("trackd serve did not start listening")
+            .expect("no http=<addr> in the listening line");
+        LoggedServe {
+            child,
+            log,
+            http_port,
+            ports,
+        }
+    }
+
+    /// The log so far, one string.
+    pub fn log_text(&self) -> String {
+        // The lines after "trackd listening" are logged right after it.
+        std::thread::sleep(Duration::from_millis(200));
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// One HTTP/1.1 request to the API; (status, headers + body text).
+    pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.http_port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let body = body.unwrap_or("");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, response)
+    }
+}
+
+impl Drop for LoggedServe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether PostgreSQL accepts TCP connections on 127.0.0.1:5432.
+pub fn postgres_listening() -> bool {
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], 5432)),
+        Duration::from_secs(2),
+    )
+    .is_ok()
+}

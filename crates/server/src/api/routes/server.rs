@@ -45,7 +45,8 @@ fn with_defaults(stored: Map<String, Value>) -> Map<String, Value> {
     });
     if let Some(object) = server.as_object_mut() {
         for (key, value) in stored {
-            if key != "id" && key != "version" {
+            // `newServer` is computed (no users yet), never stored.
+            if key != "id" && key != "version" && key != "newServer" {
                 object.insert(key, value);
             }
         }
@@ -65,7 +66,11 @@ fn with_defaults(stored: Map<String, Value>) -> Map<String, Value> {
 pub(crate) async fn get(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Map<String, Value>>> {
     let stored = shared.store.server_settings().await?;
     let stored: Map<String, Value> = serde_json::from_str(stored.as_str()).unwrap_or_default();
-    Ok(Json(with_defaults(stored)))
+    let mut server = with_defaults(stored);
+    // As in Traccar: clients offer to register the first user while true.
+    let new_server = shared.store.count_users().await? == 0;
+    server.insert("newServer".into(), Value::Bool(new_server));
+    Ok(Json(server))
 }
 
 #[utoipa::path(put, path = "/api/server", tag = "server", request_body = Object, security(("session" = []), ("bearer" = []), ("basic" = [])), responses((status = 200, description = "server settings", body = Object), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "not authenticated", body = ErrorBody), (status = 403, description = "not allowed", body = ErrorBody), (status = 500, description = "internal error", body = ErrorBody)))]
