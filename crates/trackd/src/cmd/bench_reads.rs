@@ -68,7 +68,8 @@ async fn fill(
     devices: usize,
     route: usize,
 ) -> anyhow::Result<(Vec<DeviceId>, DeviceId)> {
-    let hash = trackd_server::auth::hash_password(PASSWORD).context("hashing")?;
+    let hash = trackd_server::auth::hash_password(PASSWORD)
+        .map_err(|err| anyhow::anyhow!("hashing: {err}"))?;
     store
         .create_user(
             UserFields {

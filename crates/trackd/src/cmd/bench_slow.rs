@@ -119,7 +119,9 @@ pub(crate) async fn run(args: SlowArgs) -> anyhow::Result<()> {
             let Ok(mut stream) = TcpStream::connect(http).await else {
                 return None;
             };
-            let _ = stream.write_all(b"GET /api/server HTTP/1.1\r\nHost: x\r\n").await;
+            let _ = stream
+                .write_all(b"GET /api/server HTTP/1.1\r\nHost: x\r\n")
+                .await;
             Some(hold(stream, wait).await)
         }));
         let device = args.device;
@@ -146,7 +148,11 @@ pub(crate) async fn run(args: SlowArgs) -> anyhow::Result<()> {
     let mut http = Ends::default();
     let mut devices = Ends::default();
     for (index, task) in tasks.into_iter().enumerate() {
-        let ends = if index % 2 == 0 { &mut http } else { &mut devices };
+        let ends = if index % 2 == 0 {
+            &mut http
+        } else {
+            &mut devices
+        };
         match task.await.ok().flatten() {
             None => ends.connect_failed += 1,
             Some((false, _)) => ends.open += 1,
