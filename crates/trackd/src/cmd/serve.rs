@@ -38,16 +38,22 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let running = Server::new(config.server.clone(), store.clone())
         .start()
         .await
-        .context("binding listeners")?;
+        .context("starting the server")?;
     for listener in &running.listeners {
         tracing::info!(
             protocol = listener.protocol,
             transport = %listener.transport,
             addr = %listener.addr,
+            tls = listener.tls,
             "listening for devices"
         );
     }
-    tracing::info!(http = ?running.http, "trackd listening");
+    tracing::info!(
+        http = ?running.http,
+        https = running.has_tls(),
+        http_redirect = ?running.http_redirect,
+        "trackd listening"
+    );
 
     let demo = config.demo.then(|| {
         use trackd_protocols::Transport;
@@ -69,7 +75,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(run_demo(store.clone(), targets, config.demo_devices))
     });
 
-    shutdown_signal().await;
+    tokio::select! {
+        () = shutdown_signal() => {}
+        () = reload_on_hangup(&running) => {}
+    }
     tracing::info!("shutting down");
     if let Some(demo) = demo {
         demo.abort();
@@ -204,6 +213,36 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// Reloads the TLS certificate and key on every SIGHUP (after a renewal);
+/// never returns. A failed reload is one error line; the old certificate
+/// stays in force.
+async fn reload_on_hangup(running: &trackd_server::RunningServer) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangup = match signal(SignalKind::hangup()) {
+            Ok(hangup) => hangup,
+            Err(err) => {
+                tracing::warn!(%err, "cannot handle SIGHUP: certificates reload only on restart");
+                return std::future::pending().await;
+            }
+        };
+        while hangup.recv().await.is_some() {
+            if !running.has_tls() {
+                tracing::info!("SIGHUP: no TLS configured, nothing to reload");
+                continue;
+            }
+            match running.reload_tls() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(err) => {
+                    tracing::error!(%err, "SIGHUP: TLS reload failed; keeping the old certificate");
+                }
+            }
+        }
+    }
+    std::future::pending().await
 }
 
 async fn shutdown_signal() {
