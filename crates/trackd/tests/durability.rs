@@ -38,6 +38,7 @@ fn fleet_configs(ports: &DevicePorts, dir: &Path) -> Vec<(Fleet, SimConfig)> {
             seed: 7,
             ack_log: Some(ack_log.clone()),
             heartbeat: Some(Duration::from_secs(1)),
+            tls_ca: None,
         };
         (Fleet { protocol, ack_log }, config)
     };

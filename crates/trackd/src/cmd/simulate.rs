@@ -38,6 +38,9 @@ pub(crate) struct SimulateArgs {
     /// Seconds an idle gt06 device waits before a heartbeat (0: none).
     #[arg(long, default_value_t = 30.0)]
     heartbeat: f64,
+    /// Connect over TLS, trusting the CA certificates of this PEM file (the target's host must be in the server's certificate).
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
 }
 
 fn parse_protocol(name: &str) -> Result<Protocol, String> {
@@ -84,6 +87,7 @@ pub(crate) async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ack_log: args.ack_log,
         heartbeat,
+        tls_ca: args.tls_ca,
     };
     let report = trackd_simulator::run_until(config, print_progress, async {
         let _ = tokio::signal::ctrl_c().await;
