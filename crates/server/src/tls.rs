@@ -22,12 +22,14 @@ use crate::config::TlsFiles;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// A file could not be read.
-    #[error("cannot read TLS file {}: {source}", path.display())]
+    // `cause`, not `source`: the message already says it, and a source
+    // would print it twice in an error chain.
+    #[error("cannot read TLS file {}: {cause}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The certificate file holds no usable PEM certificate.
     #[error("TLS certificate {}: {reason}", path.display())]
@@ -164,9 +166,9 @@ fn acceptor(
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    std::fs::read(path).map_err(|cause| TlsError::Read {
         path: path.to_owned(),
-        source,
+        cause,
     })
 }
 
