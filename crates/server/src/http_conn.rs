@@ -68,7 +68,10 @@ pub(crate) async fn serve(
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            refuse(&stream);
+            // A TLS client could not read a plain answer: it is just closed.
+            if tls.is_none() {
+                refuse(&stream);
+            }
             let refused = counters.refused.fetch_add(1, Ordering::Relaxed) + 1;
             // One line for the first refusal and then one per 1,024.
             if refused % 1024 == 1 {
