@@ -305,9 +305,15 @@ async fn teltonika_reports_over_tls_beside_the_plain_port() {
     let plain_port = env.device_port("teltonika", Transport::Tcp);
     assert_ne!(tls_port, plain_port);
 
+    // A client that never says hello holds only its own task: the
+    // handshake is not done in the accept loop.
+    let _silent = TcpStream::connect(tls_port).await.unwrap();
+    let _silent_api = TcpStream::connect(env.http()).await.unwrap();
     let mut tls = pki.connect(tls_port).await;
     assert_eq!(identify(&mut tls, IMEI).await, 1);
     assert_eq!(report(&mut tls, START_MS).await, 1);
+    let api = pki.connect(env.http()).await;
+    drop(api);
     // Acked after commit: stored now.
     assert_eq!(env.stored(IMEI).await, [START_MS]);
 
@@ -368,6 +374,36 @@ async fn reload_serves_the_new_certificate_to_new_connections_and_keeps_open_one
         env.stored(IMEI).await,
         [START_MS, START_MS + 1000, START_MS + 2000]
     );
+    env.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_silent_tls_client_is_closed_at_the_handshake_timeout() {
+    let pki = Pki::new();
+    pki.install(&pki.issue("trackd one", false));
+    let config = ServerConfig {
+        tls: Some(pki.files()),
+        handshake_timeout: std::time::Duration::from_millis(300),
+        http_header_timeout: std::time::Duration::from_millis(300),
+        ..ServerConfig::none()
+    }
+    .listen_tls("teltonika", Transport::Tcp, loopback());
+    let env = Env::start(config, |_| async {}).await;
+    let tls_port = env
+        .server
+        .tls_listener("teltonika", Transport::Tcp)
+        .unwrap();
+    for addr in [tls_port, env.http()] {
+        let mut silent = TcpStream::connect(addr).await.unwrap();
+        let mut rest = Vec::new();
+        let started = std::time::Instant::now();
+        let read = tokio::time::timeout(MUST, silent.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "{addr}: closed, not left open");
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(250),
+            "{addr}: closed at the timeout, not at once"
+        );
+    }
     env.server.shutdown().await.unwrap();
 }
 
