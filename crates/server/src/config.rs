@@ -2,6 +2,7 @@
 //! by the binary).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -17,6 +18,27 @@ pub struct ListenerConfig {
     /// Where to listen. Port 0 picks a free port; a UDP listener on port 0
     /// takes the port its protocol's TCP listener got.
     pub addr: SocketAddr,
+    /// Speak TLS on this (stream) listener, with the server's certificate.
+    pub tls: bool,
+}
+
+impl std::fmt::Display for ListenerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.protocol, self.transport, self.addr)?;
+        if self.tls {
+            f.write_str(" (tls)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The PEM files of the server's certificate chain and private key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first (PEM).
+    pub cert: PathBuf,
+    /// The private key of the leaf certificate (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl ListenerConfig {
@@ -32,6 +54,7 @@ impl ListenerConfig {
                         protocol: info.name.to_owned(),
                         transport,
                         addr: SocketAddr::new(ip, info.default_port),
+                        tls: false,
                     })
             })
             .collect()
@@ -45,6 +68,11 @@ pub struct ServerConfig {
     pub listeners: Vec<ListenerConfig>,
     /// HTTP API listen address (Traccar's default port is 8082).
     pub http: Option<SocketAddr>,
+    /// Certificate and key: with them the HTTP API is HTTPS and listeners
+    /// marked `tls` speak TLS.
+    pub tls: Option<TlsFiles>,
+    /// A plain HTTP port that only redirects to the HTTPS API (needs `tls`).
+    pub http_redirect: Option<SocketAddr>,
     /// Register devices with unknown ids at the handshake instead of refusing them.
     pub register_unknown: bool,
     /// Close a device connection that sends nothing for this long.
@@ -110,6 +138,8 @@ impl Default for ServerConfig {
         ServerConfig {
             listeners: ListenerConfig::defaults([0, 0, 0, 0].into()),
             http: Some(SocketAddr::from(([0, 0, 0, 0], 8082))),
+            tls: None,
+            http_redirect: None,
             register_unknown: false,
             idle_timeout: Duration::from_secs(600),
             handshake_timeout: Duration::from_secs(30),
@@ -151,6 +181,18 @@ impl ServerConfig {
             protocol: protocol.to_owned(),
             transport,
             addr,
+            tls: false,
+        });
+        self
+    }
+
+    /// Adds a TLS listener for `protocol` over `transport` at `addr`.
+    pub fn listen_tls(mut self, protocol: &str, transport: Transport, addr: SocketAddr) -> Self {
+        self.listeners.push(ListenerConfig {
+            protocol: protocol.to_owned(),
+            transport,
+            addr,
+            tls: true,
         });
         self
     }

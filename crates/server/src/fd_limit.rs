@@ -49,11 +49,10 @@ pub fn fit_fd_limit(config: &mut ServerConfig, limit: u64) -> Option<Lowered> {
         .iter()
         .filter(|l| l.transport != Transport::Udp)
         .count() as u64;
-    let http = if config.http.is_some() {
-        config.http_max_connections as u64
-    } else {
-        0
-    };
+    // The HTTPS redirect port has its own cap of `http_max_connections`.
+    let http_listeners =
+        u64::from(config.http.is_some()) + u64::from(config.http_redirect.is_some());
+    let http = http_listeners.saturating_mul(config.http_max_connections as u64);
     let devices = streams.saturating_mul(config.max_connections as u64);
     let needed = devices.saturating_add(http).saturating_add(FD_RESERVE);
     if needed <= limit {
@@ -61,14 +60,15 @@ pub fn fit_fd_limit(config: &mut ServerConfig, limit: u64) -> Option<Lowered> {
     }
     let free = limit.saturating_sub(FD_RESERVE).max(2);
     let before = (config.max_connections, config.http_max_connections);
-    let http_fit = if config.http.is_some() {
-        http.min(free / 2).max(1)
-    } else {
-        0
+    // Per HTTP listener; `http_fit` is what all of them may hold.
+    let http_fit = match (free / 2).checked_div(http_listeners) {
+        Some(share) => {
+            let per = (config.http_max_connections as u64).min(share).max(1);
+            config.http_max_connections = usize::try_from(per).unwrap_or(usize::MAX);
+            per.saturating_mul(http_listeners)
+        }
+        None => 0,
     };
-    if config.http.is_some() {
-        config.http_max_connections = usize::try_from(http_fit).unwrap_or(usize::MAX);
-    }
     if let Some(per) = free.saturating_sub(http_fit).checked_div(streams) {
         let per = per.max(1);
         config.max_connections = config
@@ -110,5 +110,22 @@ mod tests {
         let used = streams * config.max_connections + config.http_max_connections;
         assert!(used as u64 + FD_RESERVE <= 1024, "{used}");
         assert!(config.max_connections >= 1 && config.http_max_connections >= 1);
+    }
+
+    #[test]
+    fn the_redirect_port_counts_as_a_second_http_listener() {
+        let mut config = ServerConfig {
+            http_redirect: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
+            ..ServerConfig::default()
+        };
+        let streams = config
+            .listeners
+            .iter()
+            .filter(|l| l.transport != Transport::Udp)
+            .count();
+        assert!(fit_fd_limit(&mut config, 4096).is_some());
+        let used = streams * config.max_connections + 2 * config.http_max_connections;
+        assert!(used as u64 + FD_RESERVE <= 4096, "{used}");
+        assert!(config.http_max_connections >= 1);
     }
 }

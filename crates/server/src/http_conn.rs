@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
 use crate::server::Shared;
@@ -39,7 +40,8 @@ pub(crate) struct HttpCounters {
     pub(crate) refused: AtomicU64,
 }
 
-/// Accepts on `listener` and serves `router` until shutdown.
+/// Accepts on `listener` and serves `router` until shutdown; over TLS
+/// when `tls` is given.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
@@ -47,6 +49,7 @@ pub(crate) async fn serve(
     counters: Arc<HttpCounters>,
     shared: Arc<Shared>,
     name: &'static str,
+    tls: Option<TlsAcceptor>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     loop {
@@ -65,7 +68,10 @@ pub(crate) async fn serve(
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            refuse(&stream);
+            // A TLS client could not read a plain answer: it is just closed.
+            if tls.is_none() {
+                refuse(&stream);
+            }
             let refused = counters.refused.fetch_add(1, Ordering::Relaxed) + 1;
             // One line for the first refusal and then one per 1,024.
             if refused % 1024 == 1 {
@@ -82,7 +88,10 @@ pub(crate) async fn serve(
         let router = router.clone();
         let limits = limits.clone();
         let shared = shared.clone();
-        tokio::spawn(connection(stream, peer, permit, router, limits, shared));
+        let tls = tls.clone();
+        tokio::spawn(connection(
+            stream, peer, permit, router, limits, shared, tls,
+        ));
     }
 }
 
@@ -171,13 +180,13 @@ impl Activity {
 
 /// A socket that reports its traffic and holds its connection slot until
 /// dropped (also after a WebSocket upgrade took it over).
-struct Watched {
-    inner: TcpStream,
+struct Watched<S> {
+    inner: S,
     activity: Arc<Activity>,
     _permit: OwnedSemaphorePermit,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -192,7 +201,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -237,13 +246,59 @@ async fn connection(
     router: Router,
     limits: HttpLimits,
     shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
 ) {
+    // Made before the handshake: the first header's deadline counts from
+    // the connection's start, handshake included.
     let activity = Arc::new(Activity::new());
+    let Some(tls) = tls else {
+        let io = Watched {
+            inner: stream,
+            activity: activity.clone(),
+            _permit: permit,
+        };
+        return serve_io(io, peer, router, limits, shared, activity).await;
+    };
+    let deadline = activity.deadline(&limits);
+    let handshake = async {
+        match deadline {
+            Some(at) => tokio::time::timeout_at(at, tls.accept(stream)).await.ok(),
+            None => Some(tls.accept(stream).await),
+        }
+    };
+    let stream = tokio::select! {
+        () = shared.shutdown.requested() => return,
+        handshake = handshake => match handshake {
+            Some(Ok(stream)) => stream,
+            Some(Err(err)) => {
+                tracing::debug!(%peer, %err, "tls handshake failed");
+                return;
+            }
+            None => {
+                tracing::debug!(%peer, "tls handshake timed out");
+                return;
+            }
+        },
+    };
     let io = Watched {
         inner: stream,
         activity: activity.clone(),
         _permit: permit,
     };
+    serve_io(io, peer, router, limits, shared, activity).await;
+}
+
+/// Serves HTTP/1.1 (with upgrades) on one connection under its watchdog.
+async fn serve_io<S>(
+    io: Watched<S>,
+    peer: SocketAddr,
+    router: Router,
+    limits: HttpLimits,
+    shared: Arc<Shared>,
+    activity: Arc<Activity>,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let service_activity = activity.clone();
     let service =
         hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {

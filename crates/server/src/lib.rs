@@ -16,7 +16,9 @@ pub(crate) mod ingest;
 pub mod live;
 mod server;
 mod shutdown;
+mod tls;
 
-pub use config::{default_login_workers, ListenerConfig, ServerConfig};
+pub use config::{default_login_workers, ListenerConfig, ServerConfig, TlsFiles};
 pub use fd_limit::{fit_fd_limit, raise_fd_limit};
 pub use server::{BoundListener, RunningServer, Server, StartError};
+pub use tls::TlsError;

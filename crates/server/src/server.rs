@@ -20,6 +20,7 @@ use crate::ingest::{
 };
 use crate::live::{LiveBus, LiveUpdate};
 use crate::shutdown::Shutdown;
+use crate::tls::{Tls, TlsError};
 use crate::ServerConfig;
 
 /// State shared by every listener and API handler.
@@ -192,6 +193,8 @@ pub struct BoundListener {
     pub transport: Transport,
     /// The bound address (the real port when 0 was asked for).
     pub addr: SocketAddr,
+    /// Speaks TLS.
+    pub tls: bool,
 }
 
 /// A listening server; dropping it does not stop it, [`RunningServer::shutdown`] does.
@@ -200,8 +203,11 @@ pub struct RunningServer {
     pub listeners: Vec<BoundListener>,
     /// Bound HTTP API address, if enabled.
     pub http: Option<SocketAddr>,
+    /// Bound plain-HTTP redirect address, if enabled.
+    pub http_redirect: Option<SocketAddr>,
     accept_tasks: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
+    tls: Option<Arc<Tls>>,
 }
 
 /// Why a server could not start.
@@ -228,6 +234,18 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// A listener asks for TLS but no certificate is configured.
+    #[error("listener {0} has tls on but no certificate is configured (tls_cert, tls_key)")]
+    TlsWithoutCertificate(String),
+    /// A datagram listener asks for TLS.
+    #[error("listener {0}: TLS over UDP is not supported")]
+    TlsOverUdp(String),
+    /// A redirect port without HTTPS to redirect to.
+    #[error("http_redirect needs HTTPS (tls_cert and tls_key)")]
+    RedirectWithoutTls,
 }
 
 /// The bind error in the words a user looks for ("address in use"),
@@ -293,11 +311,37 @@ impl Server {
     /// Binds every configured socket and starts serving.
     pub async fn start(self) -> Result<RunningServer, StartError> {
         let shared = self.shared;
+        // Every TLS mistake is found before anything is bound.
+        for listener in shared.config.listeners.iter().filter(|l| l.tls) {
+            if listener.transport == Transport::Udp {
+                return Err(StartError::TlsOverUdp(listener.to_string()));
+            }
+            if shared.config.tls.is_none() {
+                return Err(StartError::TlsWithoutCertificate(listener.to_string()));
+            }
+        }
+        if shared.config.http_redirect.is_some() && shared.config.tls.is_none() {
+            return Err(StartError::RedirectWithoutTls);
+        }
+        let tls = match &shared.config.tls {
+            Some(files) => Some(Arc::new(Tls::load(files)?)),
+            None => None,
+        };
         let mut running = RunningServer {
             listeners: Vec::new(),
             http: None,
+            http_redirect: None,
             accept_tasks: Vec::new(),
             shared: shared.clone(),
+            tls: tls.clone(),
+        };
+        let device_tls = |listener: &crate::ListenerConfig| {
+            tls.as_ref()
+                .filter(|_| listener.tls)
+                .map(|tls| match listener.transport {
+                    Transport::Http => tls.http_acceptor(),
+                    Transport::Tcp | Transport::Udp => tls.device_acceptor(),
+                })
         };
         // TCP first, so a UDP listener on port 0 can take its TCP port.
         let mut listeners = shared.config.listeners.clone();
@@ -317,6 +361,7 @@ impl Server {
                     addr.set_port(tcp.port());
                 }
             }
+            let acceptor = device_tls(&listener);
             let asked = addr;
             let what = format!("{} {}", protocol.name, listener.transport);
             let bind = |source| StartError::Bind {
@@ -329,9 +374,9 @@ impl Server {
                     let socket = TcpListener::bind(addr).await.map_err(&bind)?;
                     addr = socket.local_addr().map_err(&bind)?;
                     if listener.transport == Transport::Tcp {
-                        tokio::spawn(serve_tcp(socket, protocol, shared.clone()))
+                        tokio::spawn(serve_tcp(socket, protocol, shared.clone(), acceptor))
                     } else {
-                        tokio::spawn(serve_http(socket, protocol, shared.clone()))
+                        tokio::spawn(serve_http(socket, protocol, shared.clone(), acceptor))
                     }
                 }
                 Transport::Udp => {
@@ -345,6 +390,7 @@ impl Server {
                 protocol: protocol.name,
                 transport: listener.transport,
                 addr,
+                tls: listener.tls,
             });
         }
         if let Some(addr) = shared.config.http {
@@ -354,7 +400,8 @@ impl Server {
                 source,
             };
             let listener = TcpListener::bind(addr).await.map_err(bind)?;
-            running.http = Some(listener.local_addr().map_err(bind)?);
+            let bound = listener.local_addr().map_err(bind)?;
+            running.http = Some(bound);
             let router = crate::api::router(shared.clone());
             let limits = HttpLimits {
                 max_connections: shared.config.http_max_connections,
@@ -366,11 +413,32 @@ impl Server {
                 .push(tokio::spawn(crate::http_conn::serve(
                     listener,
                     router,
-                    limits,
+                    limits.clone(),
                     shared.http_counters.clone(),
                     shared.clone(),
                     "api",
+                    tls.as_ref().map(|tls| tls.http_acceptor()),
                 )));
+            if let Some(addr) = shared.config.http_redirect {
+                let bind = |source| StartError::Bind {
+                    what: "the HTTPS redirect port".to_owned(),
+                    addr,
+                    source,
+                };
+                let listener = TcpListener::bind(addr).await.map_err(bind)?;
+                running.http_redirect = Some(listener.local_addr().map_err(bind)?);
+                running
+                    .accept_tasks
+                    .push(tokio::spawn(crate::http_conn::serve(
+                        listener,
+                        crate::tls::redirect_router(bound.port()),
+                        limits,
+                        shared.http_counters.clone(),
+                        shared.clone(),
+                        "redirect",
+                        None,
+                    )));
+            }
         }
         running
             .accept_tasks
@@ -383,12 +451,35 @@ impl Server {
 }
 
 impl RunningServer {
-    /// The bound address of `protocol`'s listener on `transport`.
+    /// The bound address of `protocol`'s plain listener on `transport`.
     pub fn listener(&self, protocol: &str, transport: Transport) -> Option<SocketAddr> {
         self.listeners
             .iter()
-            .find(|l| l.protocol == protocol && l.transport == transport)
+            .find(|l| l.protocol == protocol && l.transport == transport && !l.tls)
             .map(|l| l.addr)
+    }
+
+    /// The bound address of `protocol`'s TLS listener on `transport`.
+    pub fn tls_listener(&self, protocol: &str, transport: Transport) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|l| l.protocol == protocol && l.transport == transport && l.tls)
+            .map(|l| l.addr)
+    }
+
+    /// Reads the certificate and key files again; new TLS handshakes get
+    /// the new certificate, open connections are untouched. On error the
+    /// old certificate stays in force. Without TLS there is nothing to do.
+    pub fn reload_tls(&self) -> Result<(), TlsError> {
+        match &self.tls {
+            Some(tls) => tls.reload(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the server speaks TLS (HTTPS API, TLS listeners).
+    pub fn has_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// Stops accepting, lets every connection finish the commit and ack it

@@ -87,6 +87,8 @@ pub struct SimConfig {
     pub ack_log: Option<PathBuf>,
     /// An idle GT06 device sends a heartbeat this long after its last packet.
     pub heartbeat: Option<Duration>,
+    /// Speak TLS to the target, trusting the CA certificates of this PEM file.
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl Default for SimConfig {
@@ -102,6 +104,7 @@ impl Default for SimConfig {
             seed: 0,
             ack_log: None,
             heartbeat: Some(Duration::from_secs(30)),
+            tls_ca: None,
         }
     }
 }
@@ -306,6 +309,68 @@ pub enum SimError {
     /// The latency histogram could not be created.
     #[error("cannot create latency histogram: {0}")]
     Histogram(String),
+    /// The TLS trust anchors or server name are unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// TLS to the target: the connector (trusting `tls_ca`) and the name the
+/// server's certificate must carry (the target's host).
+#[derive(Clone)]
+struct TlsTarget {
+    connector: tokio_rustls::TlsConnector,
+    name: rustls_pki_types::ServerName<'static>,
+}
+
+fn tls_target(ca: &std::path::Path, target: &str) -> Result<TlsTarget, SimError> {
+    use rustls_pki_types::pem::PemObject;
+    let pem = std::fs::read(ca)
+        .map_err(|err| SimError::Tls(format!("cannot read {}: {err}", ca.display())))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|err| SimError::Tls(format!("{}: {err}", ca.display())))?;
+        roots
+            .add(cert)
+            .map_err(|err| SimError::Tls(format!("{}: {err}", ca.display())))?;
+    }
+    if roots.is_empty() {
+        return Err(SimError::Tls(format!(
+            "{}: no CA certificate",
+            ca.display()
+        )));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|err| SimError::Tls(err.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    // `host:port`, `[v6]:port`: the host part names the server.
+    let host = target
+        .rsplit_once(':')
+        .map_or(target, |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|err| SimError::Tls(format!("server name {host:?}: {err}")))?;
+    Ok(TlsTarget {
+        connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        name,
+    })
+}
+
+/// Connects to `address`, over TLS when `tls` is given.
+async fn connect(address: SocketAddr, tls: Option<&TlsTarget>) -> std::io::Result<Conn> {
+    let stream = TcpStream::connect(address).await?;
+    match tls {
+        None => Conn::new(stream),
+        Some(tls) => {
+            stream.set_nodelay(true)?;
+            let stream = tls.connector.connect(tls.name.clone(), stream).await?;
+            Ok(Conn::over(Box::new(stream)))
+        }
+    }
 }
 
 /// Runs the simulation until `config.duration` has passed (forever if `None`).
@@ -325,6 +390,10 @@ pub async fn run_until(
 ) -> Result<Report, SimError> {
     config.validate()?;
     let address = resolve(&config.target).await?;
+    let tls = match &config.tls_ca {
+        Some(ca) => Some(tls_target(ca, &config.target)?),
+        None => None,
+    };
     let mut ack_log = match &config.ack_log {
         Some(path) => Some(AckLogFile::open(path.clone())?),
         None => None,
@@ -345,6 +414,7 @@ pub async fn run_until(
             Arc::clone(&shared),
             clock,
             address,
+            tls.clone(),
             stop_receiver.clone(),
             start_delay,
         );
@@ -957,6 +1027,7 @@ async fn run_device(
     shared: Arc<Shared>,
     clock: Clock,
     address: SocketAddr,
+    tls: Option<TlsTarget>,
     mut stop: watch::Receiver<u8>,
     start_delay: Duration,
 ) {
@@ -968,12 +1039,12 @@ async fn run_device(
     let mut backoff = INITIAL_BACKOFF;
     let mut closed_at_login = 0;
     loop {
-        let connect = timeout(CONNECT_TIMEOUT, TcpStream::connect(address));
+        let connect = timeout(CONNECT_TIMEOUT, connect(address, tls.as_ref()));
         let connected = tokio::select! {
             connected = connect => connected,
             _ = stopped(&mut stop, STOP) => return,
         };
-        match connected.map(|stream| stream.and_then(Conn::new)) {
+        match connected {
             Ok(Ok(mut conn)) => {
                 let mut acked_any = false;
                 let outcome = device

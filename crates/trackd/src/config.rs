@@ -11,7 +11,7 @@ use clap::Args;
 use serde::Deserialize;
 use trackd_protocols::Transport;
 use trackd_server::auth::parse_trusted_proxy;
-use trackd_server::{ListenerConfig, ServerConfig};
+use trackd_server::{ListenerConfig, ServerConfig, TlsFiles};
 use trackd_store::StoreConfig;
 
 /// Keys of the config file; every one optional.
@@ -47,6 +47,10 @@ struct FileConfig {
     max_speed_knots: Option<f64>,
     websocket_max_per_user: Option<usize>,
     max_read_positions: Option<usize>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    http_redirect_port: Option<u16>,
+    teltonika_tls_port: Option<u16>,
     #[serde(default)]
     listeners: Vec<FileListener>,
 }
@@ -61,6 +65,10 @@ struct FileListener {
     port: Option<u16>,
     #[serde(default = "yes")]
     enabled: bool,
+    /// TLS on this listener (beside a plain one of the same protocol and
+    /// transport, which an entry without `tls` configures).
+    #[serde(default)]
+    tls: bool,
 }
 
 fn yes() -> bool {
@@ -68,10 +76,11 @@ fn yes() -> bool {
 }
 
 /// The device listeners: every protocol on its default port, then
-/// `teltonika_port`, then the `[[listeners]]` entries.
+/// `teltonika_port` and `teltonika_tls_port`, then the `[[listeners]]` entries.
 fn listeners(
     bind: IpAddr,
     teltonika_port: Option<u16>,
+    teltonika_tls_port: Option<u16>,
     entries: &[FileListener],
 ) -> anyhow::Result<Vec<ListenerConfig>> {
     let mut listeners = ListenerConfig::defaults(bind);
@@ -79,6 +88,14 @@ fn listeners(
         for listener in listeners.iter_mut().filter(|l| l.protocol == "teltonika") {
             listener.addr.set_port(port);
         }
+    }
+    if let Some(port) = teltonika_tls_port {
+        listeners.push(ListenerConfig {
+            protocol: "teltonika".to_owned(),
+            transport: Transport::Tcp,
+            addr: SocketAddr::new(bind, port),
+            tls: true,
+        });
     }
     for entry in entries {
         let info = trackd_protocols::protocol(&entry.protocol).with_context(|| {
@@ -98,13 +115,31 @@ fn listeners(
         if !info.speaks(transport) {
             anyhow::bail!("listeners: {} does not speak {}", info.name, transport);
         }
-        listeners.retain(|l| !(l.protocol == info.name && l.transport == transport));
+        if entry.tls && transport == Transport::Udp {
+            anyhow::bail!(
+                "listeners: {} over udp cannot use tls (TLS needs a stream transport: tcp or http)",
+                info.name
+            );
+        }
+        listeners.retain(|l| {
+            !(l.protocol == info.name && l.transport == transport && l.tls == entry.tls)
+        });
         if entry.enabled {
-            let port = entry.port.unwrap_or(info.default_port);
+            // A TLS entry has no default port of its own.
+            let port = match (entry.port, entry.tls) {
+                (Some(port), _) => port,
+                (None, false) => info.default_port,
+                (None, true) => anyhow::bail!(
+                    "listeners: the tls listener of {} over {} needs a port",
+                    info.name,
+                    transport
+                ),
+            };
             listeners.push(ListenerConfig {
                 protocol: info.name.to_owned(),
                 transport,
                 addr: SocketAddr::new(bind, port),
+                tls: entry.tls,
             });
         }
     }
@@ -210,6 +245,18 @@ pub(crate) struct ServeFlags {
     /// Most positions one API answer may hold; larger ranges get 400 [default: 500000].
     #[arg(long, env = "TRACKD_MAX_READ_POSITIONS")]
     max_read_positions: Option<usize>,
+    /// PEM certificate chain: with --tls-key, the API is HTTPS and tls listeners work.
+    #[arg(long, env = "TRACKD_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TRACKD_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Plain HTTP port that only redirects to the HTTPS API [default: none].
+    #[arg(long, env = "TRACKD_HTTP_REDIRECT_PORT")]
+    http_redirect_port: Option<u16>,
+    /// A Teltonika TCP listener with TLS on this port, beside the plain one [default: none].
+    #[arg(long, env = "TRACKD_TELTONIKA_TLS_PORT")]
+    teltonika_tls_port: Option<u16>,
 }
 
 /// The merged configuration of `trackd serve`.
@@ -350,9 +397,28 @@ impl Config {
             Some(0) => None,
             Some(days) => Some(Duration::from_secs(days.saturating_mul(24 * 3600))),
         };
+        let teltonika_tls_port = flags.teltonika_tls_port.or(file.teltonika_tls_port);
+        let tls = match (
+            flags.tls_cert.clone().or_else(|| file.tls_cert.clone()),
+            flags.tls_key.clone().or_else(|| file.tls_key.clone()),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (Some(_), None) => anyhow::bail!("tls_cert is set but tls_key is not"),
+            (None, Some(_)) => anyhow::bail!("tls_key is set but tls_cert is not"),
+            (None, None) => None,
+        };
+        let http_redirect = flags
+            .http_redirect_port
+            .or(file.http_redirect_port)
+            .map(|port| SocketAddr::new(bind, port));
+        if http_redirect.is_some() && tls.is_none() {
+            anyhow::bail!("http_redirect_port needs HTTPS: set tls_cert and tls_key");
+        }
         let server = ServerConfig {
-            listeners: listeners(bind, teltonika_port, &file.listeners)?,
+            listeners: listeners(bind, teltonika_port, teltonika_tls_port, &file.listeners)?,
             http: Some(SocketAddr::new(bind, http_port)),
+            tls,
+            http_redirect,
             handshake_timeout: flags
                 .handshake_timeout_secs
                 .or(file.handshake_timeout_secs)
@@ -481,6 +547,10 @@ mod tests {
             max_speed_knots: None,
             websocket_max_per_user: None,
             max_read_positions: None,
+            tls_cert: None,
+            tls_key: None,
+            http_redirect_port: None,
+            teltonika_tls_port: None,
         }
     }
 
@@ -618,6 +688,63 @@ mod tests {
         std::fs::write(&path, "trusted_proxies = [\"proxy.local\"]\n").unwrap();
         let err = Config::load(&store, &no_flags()).unwrap_err();
         assert!(format!("{err:#}").contains("trusted_proxies"), "{err:#}");
+    }
+
+    #[test]
+    fn tls_keys_are_read_and_udp_tls_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trackd.toml");
+        std::fs::write(
+            &path,
+            "tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\nhttp_redirect_port = 8080\n\
+             teltonika_tls_port = 5028\n\
+             [[listeners]]\nprotocol = \"gt06\"\ntransport = \"tcp\"\nport = 5100\ntls = true\n",
+        )
+        .unwrap();
+        let store = StoreArgs {
+            config: Some(path.clone()),
+            data_dir: Some(dir.path().join("data")),
+            database: None,
+        };
+        let config = Config::load(&store, &no_flags()).unwrap();
+        let tls = config.server.tls.clone().unwrap();
+        assert_eq!(tls.cert, PathBuf::from("cert.pem"));
+        assert_eq!(tls.key, PathBuf::from("key.pem"));
+        assert_eq!(config.server.http_redirect.unwrap().port(), 8080);
+        let find = |protocol: &str, tls: bool| {
+            config
+                .server
+                .listeners
+                .iter()
+                .filter(|l| l.protocol == protocol && l.transport == Transport::Tcp && l.tls == tls)
+                .map(|l| l.addr.port())
+                .collect::<Vec<_>>()
+        };
+        // Plain and TLS side by side.
+        assert_eq!(find("teltonika", false), [5027]);
+        assert_eq!(find("teltonika", true), [5028]);
+        assert_eq!(find("gt06", false), [5023]);
+        assert_eq!(find("gt06", true), [5100]);
+        // Flags win over the file.
+        let mut flags = no_flags();
+        flags.tls_cert = Some(PathBuf::from("other.pem"));
+        let config = Config::load(&store, &flags).unwrap();
+        assert_eq!(config.server.tls.unwrap().cert, PathBuf::from("other.pem"));
+
+        std::fs::write(
+            &path,
+            "tls_cert = \"c\"\ntls_key = \"k\"\n\
+             [[listeners]]\nprotocol = \"teltonika\"\ntransport = \"udp\"\nport = 5100\ntls = true\n",
+        )
+        .unwrap();
+        let err = Config::load(&store, &no_flags()).unwrap_err();
+        assert!(format!("{err:#}").contains("udp cannot use tls"), "{err:#}");
+        std::fs::write(&path, "tls_cert = \"c\"\n").unwrap();
+        let err = Config::load(&store, &no_flags()).unwrap_err();
+        assert!(format!("{err:#}").contains("tls_key is not"), "{err:#}");
+        std::fs::write(&path, "http_redirect_port = 80\n").unwrap();
+        let err = Config::load(&store, &no_flags()).unwrap_err();
+        assert!(format!("{err:#}").contains("needs HTTPS"), "{err:#}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use support::{run_trackd, trackd_command, DevicePorts};
 /// `trackd serve` on loopback with device listeners on `ports`; its stderr
 /// when it exits (it must fail).
 fn serve_fails(dir: &std::path::Path, ports: &DevicePorts, http_port: u16) -> String {
-    let config = ports.write_config(dir);
+    let config = ports.write_config(dir, None);
     let data = dir.join("data");
     let (ok, _, stderr) = run_trackd(
         &[

@@ -24,7 +24,11 @@ struct Fleet {
 /// The fleets: a Teltonika fleet batching frames, GT06 trackers at their
 /// whole-second pace with a heartbeat between packets, and OsmAnd phones
 /// with one HTTP request per location.
-fn fleet_configs(ports: &DevicePorts, dir: &Path) -> Vec<(Fleet, SimConfig)> {
+fn fleet_configs(
+    ports: &DevicePorts,
+    dir: &Path,
+    tls_ca: Option<&Path>,
+) -> Vec<(Fleet, SimConfig)> {
     let fleet = |protocol: Protocol, port: u16, devices, rate, imei_base| {
         let ack_log = dir.join(format!("acks-{protocol}.log"));
         let config = SimConfig {
@@ -38,6 +42,7 @@ fn fleet_configs(ports: &DevicePorts, dir: &Path) -> Vec<(Fleet, SimConfig)> {
             seed: 7,
             ack_log: Some(ack_log.clone()),
             heartbeat: Some(Duration::from_secs(1)),
+            tls_ca: tls_ca.map(Path::to_owned),
         };
         (Fleet { protocol, ack_log }, config)
     };
@@ -61,14 +66,52 @@ fn fleet_configs(ports: &DevicePorts, dir: &Path) -> Vec<(Fleet, SimConfig)> {
 }
 
 async fn kill_mid_stream_then_verify(store_args: Vec<String>, store_url: String) {
+    kill_mid_stream_then_verify_over(store_args, store_url, false).await;
+}
+
+/// The test CA's and the server's PEM files (certificate for 127.0.0.1),
+/// written into `dir`: (CA, certificate, key).
+fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "trackd durability CA");
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "trackd durability");
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+/// The scenario; with `tls` every device stream (Teltonika and GT06 TCP,
+/// OsmAnd HTTP) is TLS.
+async fn kill_mid_stream_then_verify_over(store_args: Vec<String>, store_url: String, tls: bool) {
     let dir = tempfile::tempdir().unwrap();
     let ports = DevicePorts::free();
+    let pki = tls.then(|| test_pki(dir.path()));
+    let server_tls = pki
+        .as_ref()
+        .map(|(_, cert, key)| (cert.as_path(), key.as_path()));
+    let tls_ca = pki.as_ref().map(|(ca, _, _)| ca.as_path());
 
-    let server = TrackdProcess::serve(&ports, dir.path(), &store_args);
+    let server = TrackdProcess::serve_tls(&ports, dir.path(), &store_args, server_tls);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut fleets = Vec::new();
     let mut simulators = Vec::new();
-    for (fleet, config) in fleet_configs(&ports, dir.path()) {
+    for (fleet, config) in fleet_configs(&ports, dir.path(), tls_ca) {
         let mut stop = stop_rx.clone();
         simulators.push(tokio::spawn(trackd_simulator::run_until(
             config,
@@ -89,7 +132,7 @@ async fn kill_mid_stream_then_verify(store_args: Vec<String>, store_url: String)
         .map(|f| count(&read_ack_log(&f.ack_log)))
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let server = TrackdProcess::serve(&ports, dir.path(), &store_args);
+    let server = TrackdProcess::serve_tls(&ports, dir.path(), &store_args, server_tls);
     tokio::time::sleep(Duration::from_secs(3)).await;
     server.kill();
     let _ = stop_tx.send(true);
@@ -153,7 +196,7 @@ async fn kill_mid_stream_then_verify(store_args: Vec<String>, store_url: String)
             "{protocol}: acknowledged records missing after SIGKILL (of {total})"
         );
         eprintln!(
-            "durability {protocol}: {total} acknowledged records ({} resent), all present after SIGKILL and restart",
+            "durability {protocol} (tls: {tls}): {total} acknowledged records ({} resent), all present after SIGKILL and restart",
             report.frames_resent
         );
     }
@@ -188,6 +231,17 @@ async fn sigkill_loses_no_acknowledged_record_sqlite() {
     let args = vec!["--data-dir".to_owned(), data_dir.display().to_string()];
     let url = format!("sqlite:{}", data_dir.join("trackd.db").display());
     kill_mid_stream_then_verify(args, url).await;
+}
+
+/// The same scenario with every device stream over TLS (`trackd simulate
+/// --tls-ca` against `tls = true` listeners).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_loses_no_acknowledged_record_over_tls_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let args = vec!["--data-dir".to_owned(), data_dir.display().to_string()];
+    let url = format!("sqlite:{}", data_dir.join("trackd.db").display());
+    kill_mid_stream_then_verify_over(args, url, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,7 +21,7 @@ const FAKE: &str = "2026-12-03T00:00:00.000000Z ERROR trackd_server: forged line
 fn floods_are_summarised_and_device_text_cannot_forge_log_lines() {
     let dir = tempfile::tempdir().unwrap();
     let ports = DevicePorts::free();
-    let config = ports.write_config(dir.path());
+    let config = ports.write_config(dir.path(), None);
     let log_path = dir.path().join("stderr.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_trackd"))

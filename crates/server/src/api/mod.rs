@@ -58,7 +58,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .routes(routes!(socket::upgrade))
         .split_for_parts();
     let openapi = Arc::new(openapi);
-    router
+    let hsts = shared.config.tls.is_some();
+    let router = router
         .route("/", get(front_page))
         .route("/api/health", get(health))
         .route(
@@ -77,7 +78,23 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn(log_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(shared)
+        .with_state(shared);
+    if hsts {
+        router.layer(axum::middleware::map_response(strict_transport_security))
+    } else {
+        router
+    }
+}
+
+/// Over HTTPS: browsers are to use HTTPS for this host for a year.
+async fn strict_transport_security(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    response.headers_mut().insert(
+        axum::http::header::STRICT_TRANSPORT_SECURITY,
+        axum::http::HeaderValue::from_static("max-age=31536000"),
+    );
+    response
 }
 
 /// Title, version and the three ways to authenticate.

@@ -29,6 +29,7 @@ pub(crate) async fn serve_http(
     listener: tokio::net::TcpListener,
     protocol: &'static ProtocolInfo,
     shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let max_body = shared.config.max_frame_bytes;
     let state = Arc::new(Listener {
@@ -47,7 +48,7 @@ pub(crate) async fn serve_http(
         idle_timeout: shared.config.http_idle_timeout,
     };
     let counters = shared.http_counters.clone();
-    crate::http_conn::serve(listener, app, limits, counters, shared, protocol.name).await;
+    crate::http_conn::serve(listener, app, limits, counters, shared, protocol.name, tls).await;
 }
 
 /// The ack bytes become the body of the `200`.

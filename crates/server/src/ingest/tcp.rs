@@ -4,9 +4,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use trackd_protocols::{ProtocolInfo, Session, Transport};
 
 use super::conversation::{Conversation, End, Outbox};
@@ -15,11 +17,13 @@ use crate::server::Shared;
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 4096;
 
-/// Accepts connections until the task is dropped; one task per connection.
+/// Accepts connections until the task is dropped; one task per connection,
+/// which does the TLS handshake first when `tls` is given.
 pub(crate) async fn serve_tcp(
     listener: TcpListener,
     protocol: &'static ProtocolInfo,
     shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
 ) {
     let permits = Arc::new(Semaphore::new(shared.config.max_connections));
     loop {
@@ -39,34 +43,84 @@ pub(crate) async fn serve_tcp(
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let active = shared.shutdown.track();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            connection(stream, peer, protocol, &shared).await;
+            let started = Instant::now();
+            match tls {
+                None => {
+                    let (mut reader, mut writer) = stream.into_split();
+                    connection(&mut reader, &mut writer, started, peer, protocol, &shared).await;
+                }
+                Some(tls) => {
+                    if let Some(stream) =
+                        handshake(&tls, stream, started, peer, protocol, &shared).await
+                    {
+                        let (mut reader, mut writer) = tokio::io::split(stream);
+                        connection(&mut reader, &mut writer, started, peer, protocol, &shared)
+                            .await;
+                    }
+                }
+            }
             drop(permit);
             drop(active);
         });
     }
 }
 
-struct StreamOutbox<'a>(&'a mut tokio::net::tcp::OwnedWriteHalf);
+/// The TLS handshake of a device connection, within the device handshake
+/// timeout (which then also covers the device's identification).
+async fn handshake(
+    tls: &TlsAcceptor,
+    stream: TcpStream,
+    started: Instant,
+    peer: SocketAddr,
+    protocol: &'static ProtocolInfo,
+    shared: &Shared,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let deadline = started + shared.config.handshake_timeout;
+    let accepted = tokio::select! {
+        biased;
+        () = shared.shutdown.requested() => return None,
+        accepted = tokio::time::timeout_at(deadline, tls.accept(stream)) => accepted,
+    };
+    match accepted {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(err)) => {
+            tracing::debug!(protocol = protocol.name, %peer, %err, "device tls handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(protocol = protocol.name, %peer, "device tls handshake timed out");
+            None
+        }
+    }
+}
 
-impl Outbox for StreamOutbox<'_> {
+struct StreamOutbox<'a, W>(&'a mut W);
+
+impl<W: AsyncWrite + Unpin> Outbox for StreamOutbox<'_, W> {
     async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.0.write_all(bytes).await
     }
 }
 
-async fn connection(
-    stream: TcpStream,
+async fn connection<R, W>(
+    reader: &mut R,
+    writer: &mut W,
+    started: Instant,
     peer: SocketAddr,
     protocol: &'static ProtocolInfo,
     shared: &Shared,
-) {
-    let (mut reader, mut writer) = stream.into_split();
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut session = (protocol.new_session)(Transport::Tcp, &shared.session_config());
     let mut conversation = Conversation::new(shared, protocol, Transport::Tcp, peer);
     let end = frame_loop(
-        &mut reader,
-        &mut StreamOutbox(&mut writer),
+        reader,
+        &mut StreamOutbox(writer),
+        started,
         session.as_mut(),
         &mut conversation,
         shared,
@@ -75,17 +129,21 @@ async fn connection(
     conversation.finish(session.as_ref(), &end);
 }
 
-async fn frame_loop(
-    reader: &mut tokio::net::tcp::OwnedReadHalf,
-    outbox: &mut StreamOutbox<'_>,
+async fn frame_loop<R, W>(
+    reader: &mut R,
+    outbox: &mut StreamOutbox<'_, W>,
+    started: Instant,
     session: &mut dyn Session,
     conversation: &mut Conversation<'_>,
     shared: &Shared,
-) -> End {
+) -> End
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut buf = [0u8; READ_CHUNK];
     let idle = shared.config.idle_timeout;
     let handshake = shared.config.handshake_timeout;
-    let started = tokio::time::Instant::now();
     let pre_identification = session.pre_identification_limit();
     let mut unidentified_bytes = 0usize;
     loop {
@@ -105,13 +163,13 @@ async fn frame_loop(
         let deadline = if conversation.device_id.is_none() {
             started + handshake
         } else {
-            tokio::time::Instant::now() + idle
+            Instant::now() + idle
         };
         let wake = session.poll_timeout().map(|at| {
             let wait = at
                 .as_millis()
                 .saturating_sub(shared.clock.now().as_millis());
-            tokio::time::Instant::now() + Duration::from_millis(wait.max(0).unsigned_abs())
+            Instant::now() + Duration::from_millis(wait.max(0).unsigned_abs())
         });
         let until = wake.map_or(deadline, |wake| wake.min(deadline));
         // Shutdown is noticed only here, between reads: a commit in flight

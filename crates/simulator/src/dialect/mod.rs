@@ -73,9 +73,17 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// One TCP connection with a read buffer, for replies that must be framed.
+/// A byte stream to the server: plain TCP or TLS over it.
+pub(crate) trait Stream:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send
+{
+}
+
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for S {}
+
+/// One connection with a read buffer, for replies that must be framed.
 pub(crate) struct Conn {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     buf: Vec<u8>,
     start: usize,
 }
@@ -83,11 +91,16 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(stream: TcpStream) -> io::Result<Conn> {
         stream.set_nodelay(true)?;
-        Ok(Conn {
+        Ok(Conn::over(Box::new(stream)))
+    }
+
+    /// A connection over an established stream (TLS).
+    pub(crate) fn over(stream: Box<dyn Stream>) -> Conn {
+        Conn {
             stream,
             buf: Vec::with_capacity(512),
             start: 0,
-        })
+        }
     }
 
     pub(crate) async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {

@@ -47,13 +47,21 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             protocol = listener.protocol,
             transport = %listener.transport,
             addr = %listener.addr,
+            tls = listener.tls,
             "listening for devices"
         );
     }
     match running.http {
         Some(http) => {
-            let url = browser_url(http);
-            tracing::info!(http = %http, "trackd listening");
+            let url = browser_url(http, running.has_tls());
+            tracing::info!(
+                http = %http,
+                https = running.has_tls(),
+                http_redirect = %running
+                    .http_redirect
+                    .map_or_else(|| "off".to_owned(), |addr| addr.to_string()),
+                "trackd listening"
+            );
             tracing::info!("open {url} (the API is under {url}api)");
             if let Some((email, password)) = &demo_admin {
                 let flags = store_flags(&args.store);
@@ -91,7 +99,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(run_demo(store.clone(), targets, config.demo_devices))
     });
 
-    shutdown_signal().await;
+    tokio::select! {
+        () = shutdown_signal() => {}
+        () = reload_on_hangup(&running) => {}
+    }
     tracing::info!("shutting down");
     if let Some(demo) = demo {
         demo.abort();
@@ -167,14 +178,15 @@ async fn create_demo_admin(store: &Store) -> anyhow::Result<(String, String)> {
 
 /// The address to open in a browser: a wildcard bind is reachable on
 /// loopback, and `http://0.0.0.0:8082/` does not work everywhere.
-fn browser_url(http: std::net::SocketAddr) -> String {
+fn browser_url(http: std::net::SocketAddr, tls: bool) -> String {
     let host = match http.ip() {
         ip if ip.is_unspecified() && ip.is_ipv6() => "[::1]".to_owned(),
         ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),
         std::net::IpAddr::V4(ip) => ip.to_string(),
     };
-    format!("http://{host}:{}/", http.port())
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{host}:{}/", http.port())
 }
 
 /// How to make the first administrator, with the store flags this server
@@ -288,6 +300,36 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Reloads the TLS certificate and key on every SIGHUP (after a renewal);
+/// never returns. A failed reload is one error line; the old certificate
+/// stays in force.
+async fn reload_on_hangup(running: &trackd_server::RunningServer) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangup = match signal(SignalKind::hangup()) {
+            Ok(hangup) => hangup,
+            Err(err) => {
+                tracing::warn!(%err, "cannot handle SIGHUP: certificates reload only on restart");
+                return std::future::pending().await;
+            }
+        };
+        while hangup.recv().await.is_some() {
+            if !running.has_tls() {
+                tracing::info!("SIGHUP: no TLS configured, nothing to reload");
+                continue;
+            }
+            match running.reload_tls() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(err) => {
+                    tracing::error!(%err, "SIGHUP: TLS reload failed; keeping the old certificate");
+                }
+            }
+        }
+    }
+    std::future::pending().await
+}
+
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -318,13 +360,16 @@ mod tests {
     #[test]
     fn wildcard_binds_are_opened_on_loopback() {
         assert_eq!(
-            browser_url("0.0.0.0:8082".parse().unwrap()),
+            browser_url("0.0.0.0:8082".parse().unwrap(), false),
             "http://127.0.0.1:8082/"
         );
-        assert_eq!(browser_url("[::]:80".parse().unwrap()), "http://[::1]:80/");
         assert_eq!(
-            browser_url("10.0.0.5:8082".parse().unwrap()),
-            "http://10.0.0.5:8082/"
+            browser_url("[::]:80".parse().unwrap(), false),
+            "http://[::1]:80/"
+        );
+        assert_eq!(
+            browser_url("10.0.0.5:8082".parse().unwrap(), true),
+            "https://10.0.0.5:8082/"
         );
     }
 

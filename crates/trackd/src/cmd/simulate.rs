@@ -49,6 +49,9 @@ pub(crate) struct SimulateArgs {
     register: bool,
     #[command(flatten)]
     store: StoreArgs,
+    /// Connect over TLS, trusting the CA certificates of this PEM file (the target's host must be in the server's certificate).
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
 }
 
 fn parse_protocol(name: &str) -> Result<Protocol, String> {
@@ -95,6 +98,7 @@ pub(crate) async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ack_log: args.ack_log,
         heartbeat,
+        tls_ca: args.tls_ca,
     };
     if args.register {
         register(&args.store, &config).await?;

@@ -38,19 +38,40 @@ impl DevicePorts {
         }
     }
 
-    /// Writes the `[[listeners]]` config of these ports into `dir`.
-    pub fn write_config(&self, dir: &std::path::Path) -> std::path::PathBuf {
+    /// Writes the `[[listeners]]` config of these ports into `dir`; with
+    /// `tls` (certificate, key) every stream listener speaks TLS instead.
+    pub fn write_config(
+        &self,
+        dir: &std::path::Path,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> std::path::PathBuf {
         let path = dir.join("listeners.toml");
         let mut text = String::new();
+        if let Some((cert, key)) = tls {
+            text.push_str(&format!(
+                "tls_cert = {:?}\ntls_key = {:?}\n",
+                cert.display().to_string(),
+                key.display().to_string()
+            ));
+        }
         for (protocol, transport, port) in [
             ("teltonika", "tcp", self.teltonika),
             ("teltonika", "udp", self.teltonika),
             ("gt06", "tcp", self.gt06),
             ("osmand", "http", self.osmand),
         ] {
-            text.push_str(&format!(
-                "[[listeners]]\nprotocol = \"{protocol}\"\ntransport = \"{transport}\"\nport = {port}\n"
-            ));
+            let entry = |port: &str, tls: bool| {
+                format!(
+                    "[[listeners]]\nprotocol = \"{protocol}\"\ntransport = \"{transport}\"\n{port}tls = {tls}\n"
+                )
+            };
+            if tls.is_some() && transport != "udp" {
+                // The plain default listener off, the TLS one on the port.
+                text.push_str(&entry("enabled = false\n", false));
+                text.push_str(&entry(&format!("port = {port}\n"), true));
+            } else {
+                text.push_str(&entry(&format!("port = {port}\n"), false));
+            }
         }
         std::fs::write(&path, text).unwrap();
         path
@@ -70,7 +91,18 @@ impl TrackdProcess {
         dir: &std::path::Path,
         store_args: &[String],
     ) -> TrackdProcess {
-        let config = ports.write_config(dir);
+        TrackdProcess::serve_tls(ports, dir, store_args, None)
+    }
+
+    /// [`TrackdProcess::serve`], with TLS (certificate, key) on every
+    /// stream listener when given.
+    pub fn serve_tls(
+        ports: &DevicePorts,
+        dir: &std::path::Path,
+        store_args: &[String],
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> TrackdProcess {
+        let config = ports.write_config(dir, tls);
         let mut child = Command::new(env!("CARGO_BIN_EXE_trackd"))
             .arg("serve")
             .arg("--config")
@@ -223,7 +255,7 @@ impl LoggedServe {
     /// arguments, and waits until it listens.
     pub fn start(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> LoggedServe {
         let ports = DevicePorts::free();
-        let config = ports.write_config(dir);
+        let config = ports.write_config(dir, None);
         let config = config.to_string_lossy().into_owned();
         let mut all = vec!["serve", "--config", &config, "--http-port", "0"];
         all.extend_from_slice(args);

@@ -27,6 +27,15 @@ pub(crate) struct LoginForm {
     password: String,
 }
 
+/// Over HTTPS the browser must never send the session cookie in clear.
+fn secure(shared: &Shared) -> &'static str {
+    if shared.config.tls.is_some() {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
 async fn start_session(shared: &Shared, user: &User) -> ApiResult<Response> {
     let secret = new_secret();
     let expires = Timestamp::from_millis(shared.now().as_millis() + SESSION_LIFETIME_MS);
@@ -34,7 +43,10 @@ async fn start_session(shared: &Shared, user: &User) -> ApiResult<Response> {
         .store
         .create_session(user.id, &secret_hash(&secret), expires)
         .await?;
-    let cookie = format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax");
+    let cookie = format!(
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax{}",
+        secure(shared)
+    );
     let mut response = Json(UserDto::from(user)).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(SET_COOKIE, value);
@@ -87,7 +99,10 @@ pub(crate) async fn delete(State(shared): State<Arc<Shared>>, headers: HeaderMap
         }
     }
     let mut response = super::deleted();
-    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    let expired = format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        secure(&shared)
+    );
     if let Ok(value) = HeaderValue::from_str(&expired) {
         response.headers_mut().insert(SET_COOKIE, value);
     }
