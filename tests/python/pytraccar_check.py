@@ -79,8 +79,9 @@ class Run:
         self.args = args
         url = urllib.parse.urlsplit(args.url)
         self.port = url.port or 8082
+        self.tls = url.scheme == "https"
         self.host = "127.0.0.1" if args.host_mode == "ip" else "localhost"
-        self.base = f"http://{self.host}:{self.port}/api"
+        self.base = f"{url.scheme}://{self.host}:{self.port}/api"
 
     def jar(self) -> aiohttp.CookieJar:
         if self.args.host_mode == "ip":
@@ -91,7 +92,11 @@ class Run:
         if MAJOR >= 3:
             token = "not-a-valid-token" if bad else self.args.token
             return pytraccar.ApiClient(
-                host=self.host, port=self.port, token=token, client_session=session
+                host=self.host,
+                port=self.port,
+                token=token,
+                ssl=self.tls,
+                client_session=session,
             )
         password = self.args.password + "-wrong" if bad else self.args.password
         return pytraccar.ApiClient(
@@ -99,6 +104,7 @@ class Run:
             port=self.port,
             username=self.args.email,
             password=password,
+            ssl=self.tls,
             client_session=session,
         )
 
@@ -322,7 +328,7 @@ def check_position(position: PositionModel) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="http://127.0.0.1:PORT of trackd serve")
+    parser.add_argument("--url", required=True, help="http(s)://127.0.0.1:PORT of trackd serve")
     parser.add_argument("--token", required=True, help="API token (pytraccar 3)")
     parser.add_argument("--email", required=True, help="login email (pytraccar 2)")
     parser.add_argument("--password", required=True, help="password (pytraccar 2)")

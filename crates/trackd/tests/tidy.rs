@@ -194,6 +194,8 @@ fn personal_data_is_read_only_through_access() {
     let reads = [
         ".positions(",
         ".latest_position(",
+        ".latest_positions(",
+        ".count_positions_in(",
         ".position_by_id(",
         ".events(",
         ".event(",

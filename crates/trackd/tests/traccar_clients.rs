@@ -166,11 +166,12 @@ fn added_id(stdout: &str) -> i64 {
 struct Serve(Child);
 
 impl Serve {
-    fn start(data_dir: &Path, http_port: u16, teltonika_port: u16) -> Serve {
+    fn start(data_dir: &Path, http_port: u16, teltonika_port: u16, extra: &[&str]) -> Serve {
         let mut child = Command::new(TRACKD)
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
+            .args(extra)
             .args(["--bind", "127.0.0.1"])
             .args(["--http-port", &http_port.to_string()])
             .args(["--teltonika-port", &teltonika_port.to_string()])
@@ -281,7 +282,7 @@ fn pytraccar_and_schemathesis_against_trackd() {
 
     let http_port = free_port();
     let teltonika_port = free_port();
-    let _serve = Serve::start(&data_dir, http_port, teltonika_port);
+    let serve = Serve::start(&data_dir, http_port, teltonika_port, &[]);
     let url = format!("http://127.0.0.1:{http_port}");
 
     // The administrator links the CLI's device to the client user.
@@ -340,4 +341,43 @@ fn pytraccar_and_schemathesis_against_trackd() {
         Duration::from_secs(240),
     );
     assert!(ok, "schemathesis found problems:\n{output}");
+    drop(serve);
+
+    // The same server over HTTPS (a certificate made here, trusted through
+    // SSL_CERT_FILE): pytraccar 3 with `ssl=True`, WebSocket included.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let https_port = free_port();
+    let tls_args = [
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ];
+    let _serve = Serve::start(&data_dir, https_port, teltonika_port, &tls_args);
+    for host_mode in ["ip", "localhost"] {
+        let what = format!("pytraccar 3.0.0 over HTTPS {host_mode}");
+        let (ok, output) = run(
+            Command::new(&pytraccar3)
+                .arg(scripts.join("pytraccar_check.py"))
+                .args(["--url", &format!("https://127.0.0.1:{https_port}")])
+                .args(["--token", client_token.trim()])
+                .args(["--email", CLIENT_EMAIL])
+                .args(["--password", PASSWORD])
+                .args(["--host-mode", host_mode])
+                .args(["--imei", CLIENT_IMEI])
+                .args(["--trackd", TRACKD])
+                .args(["--teltonika-port", &teltonika_port.to_string()])
+                .env("SSL_CERT_FILE", &cert_path),
+            &what,
+            Duration::from_secs(90),
+        );
+        assert!(ok, "{what} failed:\n{output}");
+    }
 }
