@@ -17,7 +17,8 @@ use crate::api::dto::PositionDto;
 use crate::api::error::{ApiError, ApiResult};
 use crate::server::Shared;
 
-/// Positions read from the store at a time (about; slices are cut by time).
+/// Most positions read from the store at a time (unless more share one
+/// millisecond); slices are halved by time until they hold no more.
 const SLICE: u64 = 20_000;
 
 /// One store read: a device over part of the asked range.
@@ -74,7 +75,11 @@ pub(crate) async fn positions(
             )));
         }
         if count > 0 {
-            slices.extend(split(device_id, from, to, count.div_ceil(SLICE)));
+            slices.push_back(Slice {
+                device_id,
+                from,
+                to,
+            });
         }
     }
     let state = Writer {
@@ -116,9 +121,40 @@ impl Writer {
             self.started = true;
             return Some((Ok(Bytes::from_static(b"[")), self));
         }
-        let Some(slice) = self.slices.pop_front() else {
-            self.done = true;
-            return Some((Ok(Bytes::from_static(b"]")), self));
+        let slice = loop {
+            let Some(slice) = self.slices.pop_front() else {
+                self.done = true;
+                return Some((Ok(Bytes::from_static(b"]")), self));
+            };
+            // Halve a slice until it holds about SLICE positions: the
+            // asked range may be far wider than where the data lies, so
+            // equal cuts of it would not bound a read.
+            if slice.to.as_millis().saturating_sub(slice.from.as_millis()) > 1 {
+                let counted = self
+                    .shared
+                    .access
+                    .count_positions(&self.viewer, slice.device_id, slice.from, slice.to)
+                    .await;
+                match counted {
+                    Ok(Some(count)) if count > SLICE => {
+                        for half in split(slice.device_id, slice.from, slice.to, 2)
+                            .into_iter()
+                            .rev()
+                        {
+                            self.slices.push_front(half);
+                        }
+                        continue;
+                    }
+                    Ok(Some(0)) => continue,
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::error!(%err, "store error while streaming positions; answer cut short");
+                        self.done = true;
+                        return Some((Err(std::io::Error::other(err)), self));
+                    }
+                }
+            }
+            break slice;
         };
         let read = self
             .shared

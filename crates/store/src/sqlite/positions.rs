@@ -117,8 +117,14 @@ fn chunk_records(
 }
 
 fn pending_in(pending: &[PendingBlob], from: i64, to: i64) -> Result<Vec<Record>, StoreError> {
-    let mut records = decode_pending_records(pending)?;
-    records.retain(|record| (from..to).contains(&record.position.fix_time.as_millis()));
+    // Blob by blob: a short range read of a device with a long log must
+    // not decode the whole log at once.
+    let mut records = Vec::new();
+    for blob in pending {
+        let mut decoded = decode_pending_records(std::slice::from_ref(blob))?;
+        decoded.retain(|record| (from..to).contains(&record.position.fix_time.as_millis()));
+        records.append(&mut decoded);
+    }
     Ok(records)
 }
 
@@ -256,7 +262,13 @@ pub(crate) fn count_in(
             .filter(|record| (from..to).contains(&record.position.fix_time.as_millis()))
             .count() as u64;
     }
-    total += pending_in(pending, from, to)?.len() as u64;
+    // Counted blob by blob: never the whole log decoded at once.
+    for blob in pending {
+        total += decode_pending_records(std::slice::from_ref(blob))?
+            .iter()
+            .filter(|record| (from..to).contains(&record.position.fix_time.as_millis()))
+            .count() as u64;
+    }
     Ok(total)
 }
 

@@ -122,6 +122,25 @@ async fn fill(
     Ok((ids, big))
 }
 
+/// The session cookie pair of a logged-in client, for curl.
+async fn login_cookie(
+    client: &reqwest::Client,
+    http: std::net::SocketAddr,
+) -> anyhow::Result<String> {
+    let response = client
+        .post(format!("http://{http}/api/session"))
+        .form(&[("email", EMAIL), ("password", PASSWORD)])
+        .send()
+        .await?;
+    let cookie = response
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .context("no session cookie")?;
+    Ok(cookie.to_owned())
+}
+
 pub(crate) async fn run(args: ReadsArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("trackd-bench-reads-{}", std::process::id()));
     std::fs::create_dir_all(&dir).context("creating temp dir")?;
@@ -130,12 +149,20 @@ pub(crate) async fn run(args: ReadsArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("sqlite:{}", dir.join("bench.db").display()));
     let store = Store::open(&StoreConfig {
-        url,
+        url: url.clone(),
         read_only: false,
     })
     .await?;
     let filling = Instant::now();
     let (ids, big) = fill(&store, args.devices, args.route).await?;
+    // Reopened, as a server that has run a while: the records compacted
+    // into chunks, nothing of them cached.
+    store.close().await?;
+    let store = Store::open(&StoreConfig {
+        url: url.clone(),
+        read_only: false,
+    })
+    .await?;
     println!(
         "filled: {} devices x 2 positions + {} route positions in {:.1}s",
         args.devices,
@@ -202,21 +229,33 @@ pub(crate) async fn run(args: ReadsArgs) -> anyhow::Result<()> {
     let (rss_before, _) = memory_kib(pid).context("reading /proc")?;
     let range = "from=2024-01-01T00:00:00Z&to=2030-01-01T00:00:00Z";
     let started = Instant::now();
-    let mut body = client
-        .get(format!(
-            "http://{http}/api/reports/route?deviceId={}&{range}",
-            big.0
-        ))
-        .send()
-        .await?
-        .bytes_stream();
-    let (mut bytes, mut peak) = (0usize, rss_before);
-    while let Some(chunk) = body.next().await {
-        bytes += chunk?.len();
+    // The client is another process (curl), so the RSS sampled here is
+    // the server's alone.
+    let token_cookie = login_cookie(&client, http).await?;
+    let url = format!("http://{http}/api/reports/route?deviceId={}&{range}", big.0);
+    let mut curl = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{size_download}", "-H"])
+        .arg(format!("Cookie: {token_cookie}"))
+        .arg(&url)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("running curl (the route client)")?;
+    let mut peak = rss_before;
+    let status = loop {
+        if let Some(status) = curl.try_wait()? {
+            break status;
+        }
         if let Some((rss, _)) = memory_kib(pid) {
             peak = peak.max(rss);
         }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    anyhow::ensure!(status.success(), "curl failed: {status}");
+    let mut out = String::new();
+    if let Some(mut stdout) = curl.stdout.take() {
+        std::io::Read::read_to_string(&mut stdout, &mut out)?;
     }
+    let bytes: usize = out.trim().parse().unwrap_or(0);
     println!(
         "streamed route of {} positions ({:.1} MB JSON) in {:.2}s: RSS {:.1} MiB before, peak +{:.1} MiB",
         args.route,
