@@ -151,7 +151,7 @@ impl Default for ServerConfig {
             http_idle_timeout: Duration::from_secs(60),
             future_fix_limit: Duration::from_secs(24 * 3600),
             max_speed_knots: 1000.0,
-            websocket_max_per_user: 16,
+            websocket_max_per_user: 128,
             max_read_positions: 500_000,
             shutdown_grace: Duration::from_secs(8),
             login_workers: default_login_workers(),

@@ -239,7 +239,7 @@ pub(crate) struct ServeFlags {
     /// Fixes faster than this many knots are marked invalid [default: 1000].
     #[arg(long, env = "TRACKD_MAX_SPEED_KNOTS")]
     max_speed_knots: Option<f64>,
-    /// Most live sockets (/api/socket) one user may hold; more get 429 [default: 16].
+    /// Most live sockets (/api/socket) one user may hold; more get 429 [default: 128].
     #[arg(long, env = "TRACKD_WEBSOCKET_MAX_PER_USER")]
     websocket_max_per_user: Option<usize>,
     /// Most positions one API answer may hold; larger ranges get 400 [default: 500000].
