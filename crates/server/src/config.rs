@@ -105,6 +105,9 @@ pub struct ServerConfig {
     /// Most positions one API answer (positions, route) may hold; larger
     /// ranges are refused with 400 before anything is loaded.
     pub max_read_positions: usize,
+    /// Most events one API answer (the events report) may hold; larger
+    /// ranges are refused with 400 before anything is loaded.
+    pub max_read_events: usize,
     /// How long shutdown waits for connections to finish what they are doing.
     pub shutdown_grace: Duration,
     /// Threads that hash and verify passwords (each uses ~19 MiB while it
@@ -153,6 +156,7 @@ impl Default for ServerConfig {
             max_speed_knots: 1000.0,
             websocket_max_per_user: 128,
             max_read_positions: 500_000,
+            max_read_events: 500_000,
             shutdown_grace: Duration::from_secs(8),
             login_workers: default_login_workers(),
             login_queue: 32,

@@ -1,6 +1,8 @@
 //! Issue 4/8, item 8: reads are bounded. A range with more positions than
 //! `max_read_positions` is a 400 (counted, not loaded); a large answer is
 //! streamed in slices and still exactly the stored positions in order;
+//! the events report likewise (counted, refused over `max_read_events`,
+//! streamed in pages that together hold every event once in order);
 //! `GET /api/devices` gives every device its latest position from one
 //! batched read; one user cannot open live sockets without bound (429).
 //! On both backends where the store is involved.
@@ -118,6 +120,118 @@ async fn large_ranges_are_streamed_whole_and_too_large_ones_refused() {
             200,
             "{name}"
         );
+        server.shutdown().await.unwrap();
+        if let Backend::Postgres(pg) = &backend {
+            pg.drop_database().await;
+        }
+    }
+}
+
+/// More than two pages (10,000) of events for one device.
+const MANY_EVENTS: usize = 25_000;
+
+fn alarm(device_id: trackd_model::DeviceId, ms: i64) -> trackd_store::BatchEvent {
+    trackd_store::BatchEvent {
+        event: trackd_model::NewEvent {
+            event_type: trackd_model::EventKind::Alarm,
+            event_time: Timestamp::from_millis(ms),
+            device_id,
+            position_id: None,
+            geofence_id: None,
+            maintenance_id: None,
+            attributes: trackd_model::JsonObject(r#"{"alarm":"sos"}"#.into()),
+        },
+        position: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_event_reports_are_streamed_whole_and_too_large_ones_refused() {
+    for backend in both_backends().await {
+        let name = backend.name();
+        let config = backend.config();
+        let store = trackd_store::Store::open(&config).await.unwrap();
+        create_user(&store, "admin@example.com", true).await;
+        let noisy = create_device(&store, "noisy-1").await;
+        let quiet = create_device(&store, "quiet-1").await;
+        // Three events per second, so pages end inside runs of equal times.
+        let first = START_MS - MANY_EVENTS as i64 * 1000;
+        for (k, batch) in (0..MANY_EVENTS)
+            .collect::<Vec<_>>()
+            .chunks(5_000)
+            .enumerate()
+        {
+            let events = batch
+                .iter()
+                .map(|i| alarm(noisy, first + (*i as i64 / 3) * 1000))
+                .collect();
+            store
+                .append_with(noisy, vec![fix(first + k as i64)], events)
+                .await
+                .unwrap();
+        }
+        let quiet_events = (0..3).map(|i| alarm(quiet, first + i * 1000)).collect();
+        store
+            .append_with(quiet, vec![fix(first)], quiet_events)
+            .await
+            .unwrap();
+        store.close().await.unwrap();
+
+        let total = MANY_EVENTS + 3;
+        let (server, _clock) = start_on(
+            &config,
+            ServerConfig {
+                max_read_events: total,
+                ..ServerConfig::none()
+            },
+        )
+        .await;
+        let http = server.http.unwrap();
+        let cookie = login(http, "admin@example.com").await;
+        let path = format!(
+            "/api/reports/events?deviceId={}&deviceId={}&{RANGE}",
+            noisy.0, quiet.0
+        );
+        let (status, body) = api(http, &cookie, Method::GET, &path, None).await;
+        assert_eq!(status, 200, "{name}");
+        let events = body.as_array().unwrap();
+        assert_eq!(events.len(), total, "{name}");
+        let keys: Vec<(&str, i64)> = events
+            .iter()
+            .map(|e| (e["eventTime"].as_str().unwrap(), e["id"].as_i64().unwrap()))
+            .collect();
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "{name}: out of order or repeated"
+        );
+        assert_eq!(
+            events.iter().filter(|e| e["deviceId"] == quiet.0).count(),
+            3,
+            "{name}"
+        );
+        server.shutdown().await.unwrap();
+
+        // One over the limit: a 400 naming it, before loading; one device fits.
+        let (server, _clock) = start_on(
+            &config,
+            ServerConfig {
+                max_read_events: total - 1,
+                ..ServerConfig::none()
+            },
+        )
+        .await;
+        let http = server.http.unwrap();
+        let cookie = login(http, "admin@example.com").await;
+        let (status, body) = api(http, &cookie, Method::GET, &path, None).await;
+        assert_eq!(status, 400, "{name}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("events"),
+            "{name}: {body}"
+        );
+        let path = format!("/api/reports/events?deviceId={}&{RANGE}", noisy.0);
+        let (status, body) = api(http, &cookie, Method::GET, &path, None).await;
+        assert_eq!(status, 200, "{name}");
+        assert_eq!(body.as_array().unwrap().len(), MANY_EVENTS, "{name}");
         server.shutdown().await.unwrap();
         if let Backend::Postgres(pg) = &backend {
             pg.drop_database().await;

@@ -17,6 +17,7 @@
 mod dedup;
 mod encoding;
 mod error;
+mod event_query;
 mod links;
 mod postgres;
 mod sqlite;
@@ -31,6 +32,7 @@ use trackd_model::{
 };
 
 pub use error::{ConnectFailure, StoreError};
+pub use event_query::EventQuery;
 
 /// Where and how to open a store.
 #[derive(Clone, Debug)]
@@ -250,6 +252,15 @@ impl Store {
         device_ids: &[DeviceId],
     ) -> Result<Vec<Option<StoredPosition>>, StoreError> {
         dispatch!(self.latest_positions(device_ids))
+    }
+
+    /// The server time and id of each device's [`Store::latest_position`],
+    /// in their order, without the records (what a device list shows).
+    pub async fn latest_references(
+        &self,
+        device_ids: &[DeviceId],
+    ) -> Result<Vec<Option<(Timestamp, PositionId)>>, StoreError> {
+        dispatch!(self.latest_references(device_ids))
     }
 
     /// The position with this id (`device_id << 32 | sequence`), if stored.

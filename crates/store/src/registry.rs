@@ -50,7 +50,7 @@ use trackd_model::{
 };
 
 use crate::links::Table;
-use crate::{Backend, Store, StoreError};
+use crate::{Backend, EventQuery, Store, StoreError};
 
 /// Runs `$body` (a future over `$db: &mut impl Db`) on the store's backend,
 /// in the place `$mode` names: `registry_write` (one transaction),
@@ -312,7 +312,30 @@ impl Store {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Event>, StoreError> {
-        dispatch!(self.events(device_ids, types, from, to))
+        self.events_in(&EventQuery::new(device_ids, types, from, to))
+            .await
+    }
+
+    /// The events `query` selects (one page of them when it has a limit).
+    pub async fn events_in(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        if query.matches_nothing() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self.events(query))
+    }
+
+    /// How many events `query` selects, its `after` and `limit` aside:
+    /// cheap, for refusing reads that are too big before loading them.
+    pub async fn count_events(&self, query: &EventQuery) -> Result<u64, StoreError> {
+        let whole = EventQuery {
+            after: None,
+            limit: None,
+            ..query.clone()
+        };
+        if whole.matches_nothing() {
+            return Ok(0);
+        }
+        dispatch!(self.count_events(&whole))
     }
 
     /// Stores an API token by its hex SHA-256 hash; `NotFound` if the user

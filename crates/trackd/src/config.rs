@@ -47,6 +47,7 @@ struct FileConfig {
     max_speed_knots: Option<f64>,
     websocket_max_per_user: Option<usize>,
     max_read_positions: Option<usize>,
+    max_read_events: Option<usize>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     http_redirect_port: Option<u16>,
@@ -245,6 +246,9 @@ pub(crate) struct ServeFlags {
     /// Most positions one API answer may hold; larger ranges get 400 [default: 500000].
     #[arg(long, env = "TRACKD_MAX_READ_POSITIONS")]
     max_read_positions: Option<usize>,
+    /// Most events one API answer may hold; larger ranges get 400 [default: 500000].
+    #[arg(long, env = "TRACKD_MAX_READ_EVENTS")]
+    max_read_events: Option<usize>,
     /// PEM certificate chain: with --tls-key, the API is HTTPS and tls listeners work.
     #[arg(long, env = "TRACKD_TLS_CERT")]
     tls_cert: Option<PathBuf>,
@@ -488,6 +492,10 @@ impl Config {
                 .max_read_positions
                 .or(file.max_read_positions)
                 .unwrap_or(defaults.max_read_positions),
+            max_read_events: flags
+                .max_read_events
+                .or(file.max_read_events)
+                .unwrap_or(defaults.max_read_events),
             trusted_proxies,
             token_default_lifetime,
             credential_purge_interval: defaults.credential_purge_interval,
@@ -547,6 +555,7 @@ mod tests {
             max_speed_knots: None,
             websocket_max_per_user: None,
             max_read_positions: None,
+            max_read_events: None,
             tls_cert: None,
             tls_key: None,
             http_redirect_port: None,

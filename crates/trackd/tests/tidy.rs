@@ -195,9 +195,12 @@ fn personal_data_is_read_only_through_access() {
         ".positions(",
         ".latest_position(",
         ".latest_positions(",
+        ".latest_references(",
         ".count_positions_in(",
         ".position_by_id(",
         ".events(",
+        ".events_in(",
+        ".count_events(",
         ".event(",
     ];
     let access = workspace_root().join("crates/server/src/access");

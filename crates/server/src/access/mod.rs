@@ -14,8 +14,8 @@ mod viewer;
 
 use std::sync::Arc;
 
-use trackd_model::{DeviceId, Event, EventId, EventKind, PositionId, StoredPosition, Timestamp};
-use trackd_store::{Store, StoreError};
+use trackd_model::{DeviceId, Event, EventId, PositionId, StoredPosition, Timestamp};
+use trackd_store::{EventQuery, Store, StoreError};
 
 pub use audit::{AuditHook, Read};
 pub use mask::PrivacyMask;
@@ -165,32 +165,41 @@ impl Access {
         Ok(Some(event))
     }
 
-    /// Events of `devices` (every one visible, else `None`) in the range,
-    /// of the given types (all when `None`).
-    pub async fn events(
+    /// How many events `query` selects (paging aside); `None` when one of
+    /// its devices is not visible. Reads no event.
+    pub async fn count_events(
         &self,
         viewer: &Viewer,
-        devices: &[DeviceId],
-        types: Option<&[EventKind]>,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Option<Vec<Event>>, StoreError> {
-        if devices.iter().any(|id| !viewer.scope.device(*id)) {
+        query: &EventQuery,
+    ) -> Result<Option<u64>, StoreError> {
+        if query.device_ids.iter().any(|id| !viewer.scope.device(*id)) {
             return Ok(None);
         }
-        if devices.is_empty() {
-            return Ok(Some(Vec::new()));
+        Ok(Some(self.store.count_events(query).await?))
+    }
+
+    /// One page of the events `query` selects; `None` when one of its
+    /// devices is not visible. The read is audited at its first page.
+    pub async fn events_page(
+        &self,
+        viewer: &Viewer,
+        query: &EventQuery,
+    ) -> Result<Option<Vec<Event>>, StoreError> {
+        if query.device_ids.iter().any(|id| !viewer.scope.device(*id)) {
+            return Ok(None);
         }
-        let events = self.store.events(devices, types, from, to).await?;
-        for &device_id in devices {
-            viewer.audit.record(
-                viewer,
-                Read::Events {
-                    device_id,
-                    from,
-                    to,
-                },
-            );
+        let events = self.store.events_in(query).await?;
+        if query.after.is_none() {
+            for &device_id in &query.device_ids {
+                viewer.audit.record(
+                    viewer,
+                    Read::Events {
+                        device_id,
+                        from: query.from,
+                        to: query.to,
+                    },
+                );
+            }
         }
         Ok(Some(events))
     }
@@ -210,11 +219,7 @@ impl Access {
         &self,
         device_ids: &[DeviceId],
     ) -> Result<Vec<Option<(Timestamp, PositionId)>>, StoreError> {
-        let latest = self.store.latest_positions(device_ids).await?;
-        Ok(latest
-            .into_iter()
-            .map(|p| p.map(|p| (p.position.server_time, p.id)))
-            .collect())
+        self.store.latest_references(device_ids).await
     }
 
     /// What a live update shows this viewer: the list it goes in and its

@@ -1,25 +1,116 @@
-//! Large position answers as a JSON array streamed in slices: the size is
-//! checked against `max_read_positions` by counting before anything is
-//! loaded, then each device's range is read a slice at a time and written
-//! out, so memory stays at one slice whatever the answer's size (a
-//! 450k-position answer used to be built whole: +790 MiB).
+//! Large answers as JSON arrays streamed a page at a time: the size is
+//! checked against a limit (`max_read_positions`, `max_read_events`) by
+//! counting before anything is loaded, then the answer is read and written
+//! out page by page, so memory stays at one page whatever the answer's size
+//! (a 450k-position answer used to be built whole: +790 MiB).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::Response;
-use trackd_model::{DeviceId, Timestamp};
+use trackd_model::{DeviceId, Event, StoredPosition, Timestamp};
+use trackd_store::{EventQuery, StoreError};
 
 use crate::access::Viewer;
 use crate::api::dto::PositionDto;
 use crate::api::error::{ApiError, ApiResult};
+use crate::api::objects::EventDto;
 use crate::server::Shared;
 
 /// Most positions read from the store at a time (unless more share one
 /// millisecond); slices are halved by time until they hold no more.
 const SLICE: u64 = 20_000;
+
+/// Events read from the store at a time.
+const EVENT_PAGE: u32 = 10_000;
+
+/// The source of a streamed answer: its items a page at a time.
+trait Pages: Send + 'static {
+    /// What one page holds.
+    type Item: Send;
+
+    /// The next page; `None` when there is no more. An empty page is
+    /// allowed (nothing is written for it).
+    fn next_page(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<Vec<Self::Item>>, StoreError>> + Send;
+
+    /// Writes one item as a JSON value.
+    fn render(item: &Self::Item, out: &mut Vec<u8>) -> serde_json::Result<()>;
+}
+
+/// The state of one streamed answer.
+struct Writer<P> {
+    pages: P,
+    started: bool,
+    first: bool,
+    done: bool,
+}
+
+impl<P: Pages> Writer<P> {
+    /// The next piece of the array; a store error ends the body early (the
+    /// client sees a truncated answer, never a wrong one).
+    async fn next(mut self) -> Option<(Result<Bytes, std::io::Error>, Self)> {
+        if self.done {
+            return None;
+        }
+        if !self.started {
+            self.started = true;
+            return Some((Ok(Bytes::from_static(b"[")), self));
+        }
+        let items = match self.pages.next_page().await {
+            Ok(Some(items)) => items,
+            Ok(None) => {
+                self.done = true;
+                return Some((Ok(Bytes::from_static(b"]")), self));
+            }
+            Err(err) => {
+                tracing::error!(%err, "store error while streaming an answer; answer cut short");
+                self.done = true;
+                return Some((Err(std::io::Error::other(err)), self));
+            }
+        };
+        let mut out = Vec::with_capacity(items.len() * 400);
+        for item in &items {
+            if !std::mem::take(&mut self.first) {
+                out.push(b',');
+            }
+            if let Err(err) = P::render(item, &mut out) {
+                self.done = true;
+                return Some((Err(std::io::Error::other(err)), self));
+            }
+        }
+        Some((Ok(Bytes::from(out)), self))
+    }
+}
+
+/// A `200` whose body is the JSON array of everything `pages` yields.
+fn respond(pages: impl Pages) -> ApiResult<Response> {
+    let state = Writer {
+        pages,
+        started: false,
+        first: true,
+        done: false,
+    };
+    let body = futures_util::stream::unfold(state, Writer::next);
+    Response::builder()
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(body))
+        .map_err(|err| {
+            tracing::error!(%err, "building a streamed answer");
+            ApiError::Internal
+        })
+}
+
+/// The 400 of an answer that would hold more than `max` items.
+fn too_many(max: u64, what: &str) -> ApiError {
+    ApiError::bad(format!(
+        "more than {max} {what} in that range: ask for a shorter one"
+    ))
+}
 
 /// One store read: a device over part of the asked range.
 #[derive(Clone, Copy, Debug)]
@@ -70,9 +161,7 @@ pub(crate) async fn positions(
             .ok_or(ApiError::NotFound)?;
         total = total.saturating_add(count);
         if total > max {
-            return Err(ApiError::bad(format!(
-                "more than {max} positions in that range: ask for a shorter one"
-            )));
+            return Err(too_many(max, "positions"));
         }
         if count > 0 {
             slices.push_back(Slice {
@@ -82,49 +171,27 @@ pub(crate) async fn positions(
             });
         }
     }
-    let state = Writer {
+    respond(PositionPages {
         shared,
         viewer,
         slices,
-        started: false,
-        first: true,
-        done: false,
-    };
-    let body = futures_util::stream::unfold(state, Writer::next);
-    Response::builder()
-        .header(CONTENT_TYPE, "application/json")
-        .body(Body::from_stream(body))
-        .map_err(|err| {
-            tracing::error!(%err, "building a streamed answer");
-            ApiError::Internal
-        })
+    })
 }
 
-/// The state of one streamed answer.
-struct Writer {
+/// Positions, a time slice of one device at a time.
+struct PositionPages {
     shared: Arc<Shared>,
     viewer: Viewer,
     slices: VecDeque<Slice>,
-    started: bool,
-    first: bool,
-    done: bool,
 }
 
-impl Writer {
-    /// The next piece of the array; a store error ends the body early (the
-    /// client sees a truncated answer, never a wrong one).
-    async fn next(mut self) -> Option<(Result<Bytes, std::io::Error>, Writer)> {
-        if self.done {
-            return None;
-        }
-        if !self.started {
-            self.started = true;
-            return Some((Ok(Bytes::from_static(b"[")), self));
-        }
+impl Pages for PositionPages {
+    type Item = StoredPosition;
+
+    async fn next_page(&mut self) -> Result<Option<Vec<StoredPosition>>, StoreError> {
         let slice = loop {
             let Some(slice) = self.slices.pop_front() else {
-                self.done = true;
-                return Some((Ok(Bytes::from_static(b"]")), self));
+                return Ok(None);
             };
             // Halve a slice until it holds about SLICE positions: the
             // asked range may be far wider than where the data lies, so
@@ -134,9 +201,9 @@ impl Writer {
                     .shared
                     .access
                     .count_positions(&self.viewer, slice.device_id, slice.from, slice.to)
-                    .await;
+                    .await?;
                 match counted {
-                    Ok(Some(count)) if count > SLICE => {
+                    Some(count) if count > SLICE => {
                         for half in split(slice.device_id, slice.from, slice.to, 2)
                             .into_iter()
                             .rev()
@@ -145,41 +212,86 @@ impl Writer {
                         }
                         continue;
                     }
-                    Ok(Some(0)) => continue,
-                    Ok(_) => {}
-                    Err(err) => {
-                        tracing::error!(%err, "store error while streaming positions; answer cut short");
-                        self.done = true;
-                        return Some((Err(std::io::Error::other(err)), self));
-                    }
+                    Some(0) => continue,
+                    _ => {}
                 }
             }
             break slice;
         };
-        let read = self
+        let positions = self
             .shared
             .access
             .positions(&self.viewer, slice.device_id, slice.from, slice.to)
-            .await;
-        let positions = match read {
-            Ok(positions) => positions.unwrap_or_default(),
-            Err(err) => {
-                tracing::error!(%err, "store error while streaming positions; answer cut short");
-                self.done = true;
-                return Some((Err(std::io::Error::other(err)), self));
-            }
-        };
-        let mut out = Vec::with_capacity(positions.len() * 400);
-        for position in &positions {
-            if !std::mem::take(&mut self.first) {
-                out.push(b',');
-            }
-            if let Err(err) = serde_json::to_writer(&mut out, &PositionDto::stored(position)) {
-                self.done = true;
-                return Some((Err(std::io::Error::other(err)), self));
-            }
+            .await?;
+        Ok(Some(positions.unwrap_or_default()))
+    }
+
+    fn render(position: &StoredPosition, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(out, &PositionDto::stored(position))
+    }
+}
+
+/// The events `query` selects as a streamed JSON array in time order; a
+/// 400 before anything is read when they number more than
+/// `max_read_events`, a 404 if one of its devices is not visible.
+pub(crate) async fn events(
+    shared: Arc<Shared>,
+    viewer: Viewer,
+    query: EventQuery,
+) -> ApiResult<Response> {
+    let max = shared.config.max_read_events as u64;
+    let count = shared
+        .access
+        .count_events(&viewer, &query)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if count > max {
+        return Err(too_many(max, "events"));
+    }
+    respond(EventPages {
+        shared,
+        viewer,
+        query: EventQuery {
+            after: None,
+            limit: Some(EVENT_PAGE),
+            ..query
+        },
+        done: count == 0,
+    })
+}
+
+/// Events, a page at a time, each after the last of the one before.
+struct EventPages {
+    shared: Arc<Shared>,
+    viewer: Viewer,
+    query: EventQuery,
+    done: bool,
+}
+
+impl Pages for EventPages {
+    type Item = Event;
+
+    async fn next_page(&mut self) -> Result<Option<Vec<Event>>, StoreError> {
+        if self.done {
+            return Ok(None);
         }
-        Some((Ok(Bytes::from(out)), self))
+        let page = self
+            .shared
+            .access
+            .events_page(&self.viewer, &self.query)
+            .await?
+            .unwrap_or_default();
+        match page.last() {
+            Some(last) if page.len() >= EVENT_PAGE as usize => {
+                self.query.after = Some((last.event_time, last.id));
+            }
+            _ => self.done = true,
+        }
+        Ok(Some(page))
+    }
+
+    fn render(event: &Event, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(out, &EventDto::from(event))
     }
 }
 

@@ -1,13 +1,11 @@
 //! Events on PostgreSQL.
 
 use sqlx::{PgPool, Row};
-use trackd_model::{
-    DeviceId, Event, EventId, EventKind, JsonObject, NewEvent, PositionId, Timestamp,
-};
+use trackd_model::{Event, EventId, EventKind, JsonObject, NewEvent, PositionId, Timestamp};
 
 use super::exists;
 use crate::links::Table;
-use crate::StoreError;
+use crate::{EventQuery, StoreError};
 
 const FIELDS: &str =
     "id, event_type, event_time, device_id, position_id, geofence_id, maintenance_id, attributes";
@@ -84,30 +82,45 @@ pub(crate) async fn by_id(pool: &PgPool, id: EventId) -> Result<Option<Event>, S
     row.as_ref().map(event_from_row).transpose()
 }
 
-/// Events of these devices with `from <= event_time < to`, in time order
-/// (ties by id); `types: None` means every type.
-pub(crate) async fn range(
-    pool: &PgPool,
-    device_ids: &[DeviceId],
-    types: Option<&[EventKind]>,
-    from: Timestamp,
-    to: Timestamp,
-) -> Result<Vec<Event>, StoreError> {
-    if device_ids.is_empty() || types.is_some_and(<[EventKind]>::is_empty) || from >= to {
-        return Ok(Vec::new());
-    }
-    let types: Option<Vec<&str>> = types.map(|types| types.iter().map(|t| t.as_str()).collect());
-    let rows = sqlx::query(&format!(
-        "SELECT {FIELDS} FROM events \
-         WHERE device_id = ANY($1) AND event_time >= $2 AND event_time < $3 \
-           AND ($4::TEXT[] IS NULL OR event_type = ANY($4)) \
-         ORDER BY event_time, id"
-    ))
-    .bind(device_ids)
-    .bind(from.as_millis())
-    .bind(to.as_millis())
-    .bind(types)
-    .fetch_all(pool)
-    .await?;
+/// What `query` selects, as a `WHERE` clause over `$1..$6`.
+const FILTER: &str = "WHERE device_id = ANY($1) AND event_time >= $2 AND event_time < $3 \
+     AND ($4::TEXT[] IS NULL OR event_type = ANY($4)) \
+     AND ($5::BIGINT IS NULL OR event_time > $5 OR (event_time = $5 AND id > $6))";
+
+/// `query`'s values for [`FILTER`].
+fn bind<'q>(
+    statement: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    query: &'q EventQuery,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let types: Option<Vec<&str>> = query
+        .types
+        .as_ref()
+        .map(|types| types.iter().map(|t| t.as_str()).collect());
+    statement
+        .bind(query.device_ids.as_slice())
+        .bind(query.from.as_millis())
+        .bind(query.to.as_millis())
+        .bind(types)
+        .bind(query.after.map(|(time, _)| time.as_millis()))
+        .bind(query.after.map(|(_, id)| id.0))
+}
+
+/// The events `query` selects, in time order (ties by id); the caller
+/// checked it can match something.
+pub(crate) async fn range(pool: &PgPool, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+    let limit = query.limit.map(i64::from);
+    let sql = format!("SELECT {FIELDS} FROM events {FILTER} ORDER BY event_time, id LIMIT $7");
+    let rows = bind(sqlx::query(&sql), query)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
     rows.iter().map(event_from_row).collect()
+}
+
+/// How many events `query` selects.
+pub(crate) async fn count(pool: &PgPool, query: &EventQuery) -> Result<u64, StoreError> {
+    let sql = format!("SELECT COUNT(*) FROM events {FILTER}");
+    let row = bind(sqlx::query(&sql), query).fetch_one(pool).await?;
+    let count: i64 = row.try_get(0)?;
+    u64::try_from(count).map_err(|_| StoreError::Corrupt("negative count".into()))
 }

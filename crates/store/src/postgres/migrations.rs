@@ -144,10 +144,24 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         SELECT device_id, fix_time, digest, seq, data FROM positions_v2;
     DROP TABLE positions_v2;",
     ),
+    (
+        4,
+        // Each device's latest position, kept by the writer in the append's
+        // transaction (src/postgres/latest.rs); filled from `positions` by
+        // `apply` right after this runs.
+        "CREATE TABLE latest_positions (
+        device_id BIGINT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+        fix_time BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        -- The record's server time, so a device list reads no record.
+        server_time BIGINT NOT NULL,
+        data BYTEA NOT NULL
+    );",
+    ),
 ];
 
 /// The newest schema version this build knows.
-pub(crate) const LATEST_VERSION: i64 = 3;
+pub(crate) const LATEST_VERSION: i64 = 4;
 
 /// An arbitrary constant naming trackd's migration lock.
 const MIGRATION_LOCK: i64 = 0x7472_6163_6b64;
@@ -182,6 +196,10 @@ pub(crate) async fn apply(pool: &PgPool) -> Result<(), StoreError> {
             .execute(&mut *tx)
             .await?;
         tracing::info!(version, "applied postgres migration");
+        if version == 4 {
+            let filled = super::latest::backfill(&mut tx).await?;
+            tracing::info!(devices = filled, "latest positions filled");
+        }
     }
     tx.commit().await?;
     Ok(())

@@ -6,6 +6,7 @@
 //! a tokio task group-commits appends (`synchronous_commit = on`).
 
 mod events;
+mod latest;
 pub(crate) mod migrations;
 mod partitions;
 mod positions;
@@ -173,14 +174,22 @@ impl PgStore {
         &self,
         device_id: DeviceId,
     ) -> Result<Option<StoredPosition>, StoreError> {
-        positions::latest(&self.pool, device_id).await
+        let mut latest = latest::of(&self.pool, &[device_id]).await?;
+        Ok(latest.pop().flatten())
     }
 
     pub(crate) async fn latest_positions(
         &self,
         device_ids: &[DeviceId],
     ) -> Result<Vec<Option<StoredPosition>>, StoreError> {
-        positions::latest_of(&self.pool, device_ids).await
+        latest::of(&self.pool, device_ids).await
+    }
+
+    pub(crate) async fn latest_references(
+        &self,
+        device_ids: &[DeviceId],
+    ) -> Result<Vec<Option<(Timestamp, PositionId)>>, StoreError> {
+        latest::references(&self.pool, device_ids).await
     }
 
     pub(crate) async fn position_by_id(
@@ -211,9 +220,12 @@ impl PgStore {
         if self.writer.is_none() {
             return Err(StoreError::ReadOnly);
         }
-        self.partitions
+        let purged = self
+            .partitions
             .purge(&self.pool, device, before.as_millis())
-            .await
+            .await?;
+        latest::forget_before(&self.pool, device, before.as_millis()).await?;
+        Ok(purged)
     }
 
     /// Nothing to compact: rows are final when committed.

@@ -18,15 +18,20 @@ use crate::{Appended, BatchEvent, StoreError};
 /// One record ready to insert (encoded by the caller, off the writer task).
 pub(crate) struct EncodedRecord {
     fix_time: i64,
+    server_time: i64,
     digest: i64,
     data: Vec<u8>,
+    /// Not marked implausible at ingest: may become the latest position.
+    plausible: bool,
 }
 
 pub(crate) fn encode(position: &Position) -> EncodedRecord {
     EncodedRecord {
         fix_time: position.fix_time.as_millis(),
+        server_time: position.server_time.as_millis(),
         digest: fnv1a64(&content_key(position)) as i64,
         data: encode_records(std::iter::once((0u32, position))),
+        plausible: !position.is_implausible(),
     }
 }
 
@@ -161,6 +166,7 @@ async fn write_batch(
     }
     let (mut device_ids, mut fix_times, mut digests, mut seqs, mut datas) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut server_times, mut plausible) = (Vec::new(), Vec::new());
     let mut outcomes = Vec::with_capacity(batch.len());
     for request in batch {
         let Some(next) = cursor.get_mut(&request.device_id) else {
@@ -182,6 +188,8 @@ async fn write_batch(
             digests.push(record.digest);
             seqs.push(*next);
             datas.push(record.data.as_slice());
+            plausible.push(record.plausible);
+            server_times.push(record.server_time);
             ids.push(StoredPosition::make_id(
                 request.device_id,
                 first + (ids.len() as u32),
@@ -190,16 +198,41 @@ async fn write_batch(
         }
         outcomes.push(Ok((ids, Vec::new())));
     }
+    // The rows, then each device's latest row from those actually
+    // inserted (a resent record conflicts and must not move `latest`):
+    // the best plausible one of the batch replaces the stored one only
+    // when it is later (on equal fix times the earlier arrival stays).
     sqlx::query(
-        "INSERT INTO positions (device_id, fix_time, digest, seq, data)
-         SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BYTEA[])
-         ON CONFLICT DO NOTHING",
+        "WITH input AS (
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BYTEA[], $6::BOOL[], $7::BIGINT[])
+                 AS t(device_id, fix_time, digest, seq, data, plausible, server_time)
+         ), inserted AS (
+             INSERT INTO positions (device_id, fix_time, digest, seq, data)
+             SELECT device_id, fix_time, digest, seq, data FROM input
+             ON CONFLICT DO NOTHING
+             RETURNING device_id, seq
+         ), best AS (
+             SELECT DISTINCT ON (input.device_id)
+                 input.device_id, input.fix_time, input.seq, input.server_time, input.data
+             FROM input JOIN inserted USING (device_id, seq)
+             WHERE input.plausible
+             ORDER BY input.device_id, input.fix_time DESC, input.seq ASC
+         )
+         INSERT INTO latest_positions (device_id, fix_time, seq, server_time, data)
+         SELECT device_id, fix_time, seq, server_time, data FROM best
+         ON CONFLICT (device_id) DO UPDATE
+             SET fix_time = EXCLUDED.fix_time, seq = EXCLUDED.seq,
+                 server_time = EXCLUDED.server_time, data = EXCLUDED.data
+             WHERE latest_positions.fix_time < EXCLUDED.fix_time
+                 OR (latest_positions.fix_time = EXCLUDED.fix_time AND latest_positions.seq > EXCLUDED.seq)",
     )
     .bind(&device_ids)
     .bind(&fix_times)
     .bind(&digests)
     .bind(&seqs)
     .bind(&datas)
+    .bind(&plausible)
+    .bind(&server_times)
     .execute(&mut *tx)
     .await?;
     for (request, outcome) in batch.iter().zip(outcomes.iter_mut()) {
@@ -217,7 +250,7 @@ async fn write_batch(
     Ok(outcomes)
 }
 
-fn from_row(
+pub(crate) fn from_row(
     device_id: DeviceId,
     row: &sqlx::postgres::PgRow,
 ) -> Result<StoredPosition, StoreError> {
@@ -252,73 +285,6 @@ pub(crate) async fn range(
     .fetch_all(pool)
     .await?;
     rows.iter().map(|row| from_row(device_id, row)).collect()
-}
-
-pub(crate) async fn latest(
-    pool: &PgPool,
-    device_id: DeviceId,
-) -> Result<Option<StoredPosition>, StoreError> {
-    // Newest first, in pages, until a plausible record: the ones marked
-    // implausible at ingest (a fix dated 2100) never are the latest.
-    const PAGE: i64 = 64;
-    let mut offset = 0i64;
-    loop {
-        let rows = sqlx::query(
-            "SELECT seq, data FROM positions WHERE device_id = $1
-             ORDER BY fix_time DESC, seq ASC LIMIT $2 OFFSET $3",
-        )
-        .bind(device_id)
-        .bind(PAGE)
-        .bind(offset)
-        .fetch_all(pool)
-        .await?;
-        for row in &rows {
-            let position = from_row(device_id, row)?;
-            if !position.position.is_implausible() {
-                return Ok(Some(position));
-            }
-        }
-        if (rows.len() as i64) < PAGE {
-            return Ok(None);
-        }
-        offset += PAGE;
-    }
-}
-
-/// [`latest`] of many devices in one query: each device's newest row by
-/// an index probe; the rare device whose newest row is implausible is
-/// looked up again on its own.
-pub(crate) async fn latest_of(
-    pool: &PgPool,
-    device_ids: &[DeviceId],
-) -> Result<Vec<Option<StoredPosition>>, StoreError> {
-    let ids: Vec<i64> = device_ids.iter().map(|id| id.0).collect();
-    let rows = sqlx::query(
-        "SELECT newest.seq, newest.data, wanted.id
-         FROM unnest($1::BIGINT[]) AS wanted(id)
-         CROSS JOIN LATERAL (
-             SELECT seq, data FROM positions WHERE device_id = wanted.id
-             ORDER BY fix_time DESC, seq ASC LIMIT 1
-         ) AS newest",
-    )
-    .bind(&ids)
-    .fetch_all(pool)
-    .await?;
-    let mut found = std::collections::HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let device_id = DeviceId(row.try_get(2)?);
-        found.insert(device_id, from_row(device_id, row)?);
-    }
-    let mut out = Vec::with_capacity(device_ids.len());
-    for device_id in device_ids {
-        out.push(match found.get(device_id).cloned() {
-            Some(position) if position.position.is_implausible() => {
-                latest(pool, *device_id).await?
-            }
-            other => other,
-        });
-    }
-    Ok(out)
 }
 
 pub(crate) async fn by_id(

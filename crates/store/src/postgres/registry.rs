@@ -7,11 +7,11 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{Column, PgConnection, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
-use trackd_model::{DeviceId, Event, EventId, EventKind, NewEvent, Timestamp};
+use trackd_model::{DeviceId, Event, EventId, NewEvent};
 
 use super::{events, PgStore};
 use crate::registry::db::{Cell, Db, Param, Row};
-use crate::StoreError;
+use crate::{EventQuery, StoreError};
 
 /// Where a registry call runs: a transaction (writes, snapshots) or a bare
 /// pooled connection (single reads, no BEGIN/COMMIT round trips).
@@ -172,13 +172,11 @@ impl PgStore {
         events::by_id(&self.pool, id).await
     }
 
-    pub(crate) async fn events(
-        &self,
-        device_ids: &[DeviceId],
-        types: Option<&[EventKind]>,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<Event>, StoreError> {
-        events::range(&self.pool, device_ids, types, from, to).await
+    pub(crate) async fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        events::range(&self.pool, query).await
+    }
+
+    pub(crate) async fn count_events(&self, query: &EventQuery) -> Result<u64, StoreError> {
+        events::count(&self.pool, query).await
     }
 }

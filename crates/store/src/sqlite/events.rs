@@ -2,13 +2,11 @@
 
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, Row};
-use trackd_model::{
-    DeviceId, Event, EventId, EventKind, JsonObject, NewEvent, PositionId, Timestamp,
-};
+use trackd_model::{Event, EventId, EventKind, JsonObject, NewEvent, PositionId, Timestamp};
 
 use super::exists;
 use crate::links::Table;
-use crate::StoreError;
+use crate::{EventQuery, StoreError};
 
 const COLUMNS: &str = "SELECT id, event_type, event_time, device_id, position_id, geofence_id, \
                        maintenance_id, attributes FROM events";
@@ -96,33 +94,50 @@ fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Events of these devices with `from <= event_time < to`, in time order
-/// (ties by id); `types: None` means every type.
-pub(crate) fn range(
-    conn: &Connection,
-    device_ids: &[DeviceId],
-    types: Option<&[EventKind]>,
-    from: Timestamp,
-    to: Timestamp,
-) -> Result<Vec<Event>, StoreError> {
-    if device_ids.is_empty() || types.is_some_and(<[EventKind]>::is_empty) || from >= to {
-        return Ok(Vec::new());
-    }
-    let mut values: Vec<Value> = vec![Value::Integer(from.0), Value::Integer(to.0)];
+/// The `WHERE` clause of `query` (its devices, types, range and page
+/// start) and its values, numbered from `?1`.
+fn filter(query: &EventQuery) -> (String, Vec<Value>) {
+    let mut values: Vec<Value> = vec![Value::Integer(query.from.0), Value::Integer(query.to.0)];
     let mut sql = format!(
-        "{COLUMNS} WHERE event_time >= ?1 AND event_time < ?2 AND device_id IN ({})",
-        placeholders(3, device_ids.len())
+        " WHERE event_time >= ?1 AND event_time < ?2 AND device_id IN ({})",
+        placeholders(3, query.device_ids.len())
     );
-    values.extend(device_ids.iter().map(|id| Value::Integer(id.get())));
-    if let Some(types) = types {
+    values.extend(query.device_ids.iter().map(|id| Value::Integer(id.get())));
+    if let Some(types) = &query.types {
         sql.push_str(&format!(
             " AND event_type IN ({})",
             placeholders(values.len() + 1, types.len())
         ));
         values.extend(types.iter().map(|t| Value::Text(t.as_str().to_owned())));
     }
-    sql.push_str(" ORDER BY event_time, id");
+    if let Some((time, id)) = query.after {
+        let (t, i) = (values.len() + 1, values.len() + 2);
+        sql.push_str(&format!(
+            " AND (event_time > ?{t} OR (event_time = ?{t} AND id > ?{i}))"
+        ));
+        values.push(Value::Integer(time.0));
+        values.push(Value::Integer(id.0));
+    }
+    (sql, values)
+}
+
+/// The events `query` selects, in time order (ties by id); the caller
+/// checked it can match something.
+pub(crate) fn range(conn: &Connection, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+    let (filter, values) = filter(query);
+    let mut sql = format!("{COLUMNS}{filter} ORDER BY event_time, id");
+    if let Some(limit) = query.limit {
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
     let mut statement = conn.prepare(&sql)?;
     let events = collect_events(statement.query(params_from_iter(values))?)?;
     Ok(events)
+}
+
+/// How many events `query` selects.
+pub(crate) fn count(conn: &Connection, query: &EventQuery) -> Result<u64, StoreError> {
+    let (filter, values) = filter(query);
+    let mut statement = conn.prepare(&format!("SELECT COUNT(*) FROM events{filter}"))?;
+    let count: i64 = statement.query_row(params_from_iter(values), |row| row.get(0))?;
+    u64::try_from(count).map_err(|_| StoreError::Corrupt("negative count".into()))
 }

@@ -395,6 +395,18 @@ impl SqliteStore {
         .await
     }
 
+    pub(crate) async fn latest_references(
+        &self,
+        device_ids: &[DeviceId],
+    ) -> Result<Vec<Option<(Timestamp, PositionId)>>, StoreError> {
+        Ok(self
+            .latest_positions(device_ids)
+            .await?
+            .into_iter()
+            .map(|latest| latest.map(|p| (p.position.server_time, p.id)))
+            .collect())
+    }
+
     /// The latest position of one device on a reader's connection: from
     /// memory once known, else from the chunks (and, read-only, the log).
     fn latest_on(

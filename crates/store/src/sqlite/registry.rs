@@ -7,11 +7,11 @@
 use rusqlite::ffi;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, Connection, Statement, ToSql};
-use trackd_model::{DeviceId, Event, EventId, EventKind, NewEvent, Timestamp};
+use trackd_model::{DeviceId, Event, EventId, NewEvent};
 
 use super::{events, SqliteStore};
 use crate::registry::db::{Cell, Db, Param, Row};
-use crate::StoreError;
+use crate::{EventQuery, StoreError};
 
 /// A registry connection: the writer's transaction or a pooled reader.
 pub(crate) struct SqliteDb<'c> {
@@ -187,16 +187,13 @@ impl SqliteStore {
         self.read(move |_, conn| events::by_id(conn, id)).await
     }
 
-    pub(crate) async fn events(
-        &self,
-        device_ids: &[DeviceId],
-        types: Option<&[EventKind]>,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<Event>, StoreError> {
-        let device_ids = device_ids.to_vec();
-        let types = types.map(<[EventKind]>::to_vec);
-        self.read(move |_, conn| events::range(conn, &device_ids, types.as_deref(), from, to))
-            .await
+    pub(crate) async fn events(&self, query: &EventQuery) -> Result<Vec<Event>, StoreError> {
+        let query = query.clone();
+        self.read(move |_, conn| events::range(conn, &query)).await
+    }
+
+    pub(crate) async fn count_events(&self, query: &EventQuery) -> Result<u64, StoreError> {
+        let query = query.clone();
+        self.read(move |_, conn| events::count(conn, &query)).await
     }
 }

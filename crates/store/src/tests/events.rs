@@ -155,3 +155,69 @@ pub(crate) async fn unknown_stored_event_type_is_corrupt(harness: &Harness) {
     }
     store.close().await.unwrap();
 }
+
+/// Pages of an events read, each starting after the last of the one
+/// before, together hold every event once in read order, also when many
+/// share a time; counts ignore the paging.
+pub(crate) async fn events_paged_and_counted(harness: &Harness) {
+    let store = harness.open().await;
+    let a = store.create_device(device_fields("a")).await.unwrap().id;
+    let b = store.create_device(device_fields("b")).await.unwrap().id;
+    for i in 0..57i64 {
+        // Runs of equal times, both devices, out of order.
+        let t = ((i * 7) % 19) * 1_000;
+        let kind = if i % 3 == 0 { Alarm } else { DeviceOnline };
+        store
+            .insert_event(event(if i % 2 == 0 { a } else { b }, kind, t))
+            .await
+            .unwrap();
+    }
+    let everything = crate::EventQuery::new(&[a, b], None, Timestamp::MIN, Timestamp::MAX);
+    let all = store.events_in(&everything).await.unwrap();
+    assert_eq!(all.len(), 57);
+    assert_eq!(store.count_events(&everything).await.unwrap(), 57);
+    let mut paged = Vec::new();
+    let mut query = crate::EventQuery {
+        limit: Some(8),
+        ..everything.clone()
+    };
+    loop {
+        let page = store.events_in(&query).await.unwrap();
+        assert!(page.len() <= 8);
+        assert_eq!(store.count_events(&query).await.unwrap(), 57);
+        let Some(last) = page.last() else { break };
+        query.after = Some((last.event_time, last.id));
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+    let alarms = crate::EventQuery::new(&[a], Some(&[Alarm]), Timestamp::MIN, Timestamp::MAX);
+    let expected = all
+        .iter()
+        .filter(|e| e.device_id == a && e.event_type == Alarm)
+        .count() as u64;
+    assert_eq!(store.count_events(&alarms).await.unwrap(), expected);
+    let window = crate::EventQuery::new(
+        &[a, b],
+        None,
+        Timestamp::from_millis(3_000),
+        Timestamp::from_millis(5_000),
+    );
+    let inside = all
+        .iter()
+        .filter(|e| (3_000..5_000).contains(&e.event_time.0))
+        .count() as u64;
+    assert_eq!(store.count_events(&window).await.unwrap(), inside);
+    assert_eq!(
+        store
+            .count_events(&crate::EventQuery::new(
+                &[],
+                None,
+                Timestamp::MIN,
+                Timestamp::MAX
+            ))
+            .await
+            .unwrap(),
+        0
+    );
+    store.close().await.unwrap();
+}

@@ -6,6 +6,7 @@ mod append;
 mod codec;
 mod contract;
 mod events;
+mod latest;
 mod permissions;
 mod purge;
 mod registry_seam;
@@ -212,11 +213,18 @@ macro_rules! store_test_suite {
             );
             store_test_suite!(@tests $harness; events:
                 events_insert_and_range,
+                events_paged_and_counted,
                 unknown_stored_event_type_is_corrupt,
             );
             store_test_suite!(@tests $harness; append:
                 duplicates_flagged_before_commit,
                 events_commit_with_positions,
+            );
+            store_test_suite!(@tests $harness; latest:
+                latest_ignores_resends_and_later_arrivals_at_the_same_time,
+                latest_skips_implausible_records,
+                latest_follows_purges,
+                latest_filled_when_upgrading,
             );
             store_test_suite!(@tests $harness; purge:
                 purge_before_time_keeps_the_rest,

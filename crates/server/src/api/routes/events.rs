@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::Json;
 use trackd_model::{EventId, EventKind};
+use trackd_store::EventQuery;
 
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{Params, PathId};
@@ -31,20 +33,13 @@ pub(crate) async fn report(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
     params: Params,
-) -> ApiResult<Json<Vec<EventDto>>> {
+) -> ApiResult<Response> {
     let (from, to) = params.range()?;
     let devices = super::positions::requested_devices(&shared, &caller, &params).await?;
-    if devices.is_empty() {
-        return Ok(Json(Vec::new()));
-    }
     let types = event_types(&params)?;
     let types = (!types.is_empty()).then_some(types.as_slice());
-    let events = shared
-        .access
-        .events(&caller.viewer(), &devices, types, from, to)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Json(events.iter().map(EventDto::from).collect()))
+    let query = EventQuery::new(&devices, types, from, to);
+    crate::api::stream::events(shared, caller.viewer(), query).await
 }
 
 /// The `type` filters of a report, Traccar's names; `allEvents` adds none
