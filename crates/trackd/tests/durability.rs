@@ -253,3 +253,15 @@ async fn sigkill_loses_no_acknowledged_record_postgres() {
     kill_mid_stream_then_verify(args, db.url.clone()).await;
     db.drop_database().await;
 }
+
+/// Over TLS on PostgreSQL too: the acknowledgement still waits for the
+/// commit whatever the transport.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_loses_no_acknowledged_record_over_tls_postgres() {
+    let Some(db) = postgres_or_skip().await else {
+        return;
+    };
+    let args = vec!["--database".to_owned(), db.url.clone()];
+    kill_mid_stream_then_verify_over(args, db.url.clone(), true).await;
+    db.drop_database().await;
+}
