@@ -13,6 +13,7 @@ mod config;
 mod fd_limit;
 mod http_conn;
 pub(crate) mod ingest;
+mod listen;
 pub mod live;
 mod server;
 mod shutdown;

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use trackd_model::{Clock, DeviceId, SystemClock, Timestamp};
@@ -371,7 +371,7 @@ impl Server {
             };
             let task = match listener.transport {
                 Transport::Tcp | Transport::Http => {
-                    let socket = TcpListener::bind(addr).await.map_err(&bind)?;
+                    let socket = crate::listen::tcp(addr).map_err(&bind)?;
                     addr = socket.local_addr().map_err(&bind)?;
                     if listener.transport == Transport::Tcp {
                         tokio::spawn(serve_tcp(socket, protocol, shared.clone(), acceptor))
@@ -399,7 +399,7 @@ impl Server {
                 addr,
                 source,
             };
-            let listener = TcpListener::bind(addr).await.map_err(bind)?;
+            let listener = crate::listen::tcp(addr).map_err(bind)?;
             let bound = listener.local_addr().map_err(bind)?;
             running.http = Some(bound);
             let router = crate::api::router(shared.clone());
@@ -425,7 +425,7 @@ impl Server {
                     addr,
                     source,
                 };
-                let listener = TcpListener::bind(addr).await.map_err(bind)?;
+                let listener = crate::listen::tcp(addr).map_err(bind)?;
                 running.http_redirect = Some(listener.local_addr().map_err(bind)?);
                 running
                     .accept_tasks
