@@ -154,8 +154,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         fix_time BIGINT NOT NULL,
         seq BIGINT NOT NULL,
         -- The record's server time, so a device list reads no record.
-        server_time BIGINT NOT NULL,
-        data BYTEA NOT NULL
+        server_time BIGINT NOT NULL
     );",
     ),
 ];

@@ -198,43 +198,59 @@ async fn write_batch(
         }
         outcomes.push(Ok((ids, Vec::new())));
     }
-    // The rows, then each device's latest row from those actually
-    // inserted (a resent record conflicts and must not move `latest`):
-    // the best plausible one of the batch replaces the stored one only
-    // when it is later (on equal fix times the earlier arrival stays).
     sqlx::query(
-        "WITH input AS (
-             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BYTEA[], $6::BOOL[], $7::BIGINT[])
-                 AS t(device_id, fix_time, digest, seq, data, plausible, server_time)
-         ), inserted AS (
-             INSERT INTO positions (device_id, fix_time, digest, seq, data)
-             SELECT device_id, fix_time, digest, seq, data FROM input
-             ON CONFLICT DO NOTHING
-             RETURNING device_id, seq
-         ), best AS (
-             SELECT DISTINCT ON (input.device_id)
-                 input.device_id, input.fix_time, input.seq, input.server_time, input.data
-             FROM input JOIN inserted USING (device_id, seq)
-             WHERE input.plausible
-             ORDER BY input.device_id, input.fix_time DESC, input.seq ASC
-         )
-         INSERT INTO latest_positions (device_id, fix_time, seq, server_time, data)
-         SELECT device_id, fix_time, seq, server_time, data FROM best
-         ON CONFLICT (device_id) DO UPDATE
-             SET fix_time = EXCLUDED.fix_time, seq = EXCLUDED.seq,
-                 server_time = EXCLUDED.server_time, data = EXCLUDED.data
-             WHERE latest_positions.fix_time < EXCLUDED.fix_time
-                 OR (latest_positions.fix_time = EXCLUDED.fix_time AND latest_positions.seq > EXCLUDED.seq)",
+        "INSERT INTO positions (device_id, fix_time, digest, seq, data)
+         SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BYTEA[])
+         ON CONFLICT DO NOTHING",
     )
     .bind(&device_ids)
     .bind(&fix_times)
     .bind(&digests)
     .bind(&seqs)
     .bind(&datas)
-    .bind(&plausible)
-    .bind(&server_times)
     .execute(&mut *tx)
     .await?;
+    // Each device's best plausible record of the batch replaces its latest
+    // row only when later (on equal fix times the earlier arrival stays).
+    // A best record that was a resend (not inserted) never replaces it: its
+    // first arrival, same fix time and smaller sequence, is still stored,
+    // so the latest row is that arrival or later (see latest.rs).
+    let mut best: BTreeMap<DeviceId, usize> = BTreeMap::new();
+    for (k, device_id) in device_ids.iter().enumerate() {
+        if !plausible[k] {
+            continue;
+        }
+        let better = |current: &usize| {
+            (fix_times[k], std::cmp::Reverse(seqs[k]))
+                > (fix_times[*current], std::cmp::Reverse(seqs[*current]))
+        };
+        match best.get(device_id) {
+            Some(current) if !better(current) => {}
+            _ => {
+                best.insert(*device_id, k);
+            }
+        }
+    }
+    if !best.is_empty() {
+        let pick = |column: &[i64]| best.values().map(|&k| column[k]).collect::<Vec<i64>>();
+        let best_devices: Vec<DeviceId> = best.keys().copied().collect();
+        sqlx::query(
+            "INSERT INTO latest_positions (device_id, fix_time, seq, server_time)
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[])
+             ON CONFLICT (device_id) DO UPDATE
+                 SET fix_time = EXCLUDED.fix_time, seq = EXCLUDED.seq,
+                     server_time = EXCLUDED.server_time
+                 WHERE latest_positions.fix_time < EXCLUDED.fix_time
+                     OR (latest_positions.fix_time = EXCLUDED.fix_time
+                         AND latest_positions.seq > EXCLUDED.seq)",
+        )
+        .bind(&best_devices)
+        .bind(pick(&fix_times))
+        .bind(pick(&seqs))
+        .bind(pick(&server_times))
+        .execute(&mut *tx)
+        .await?;
+    }
     for (request, outcome) in batch.iter().zip(outcomes.iter_mut()) {
         let Ok((ids, event_ids)) = outcome else {
             continue;
