@@ -418,84 +418,40 @@ impl Config {
         if http_redirect.is_some() && tls.is_none() {
             anyhow::bail!("http_redirect_port needs HTTPS: set tls_cert and tls_key");
         }
+        // A flag wins over the file, the file over the built-in default;
+        // `key => field, unit` converts a number of seconds or milliseconds.
+        macro_rules! pick {
+            ($key:ident) => {
+                flags.$key.or(file.$key).unwrap_or(defaults.$key)
+            };
+            ($key:ident => $field:ident, $unit:path) => {
+                flags.$key.or(file.$key).map_or(defaults.$field, $unit)
+            };
+        }
         let server = ServerConfig {
             listeners: listeners(bind, teltonika_port, teltonika_tls_port, &file.listeners)?,
             http: Some(SocketAddr::new(bind, http_port)),
             tls,
             http_redirect,
-            handshake_timeout: flags
-                .handshake_timeout_secs
-                .or(file.handshake_timeout_secs)
-                .map_or(defaults.handshake_timeout, Duration::from_secs),
-            status_timeout: flags
-                .status_timeout_secs
-                .or(file.status_timeout_secs)
-                .map_or(defaults.status_timeout, Duration::from_secs),
+            handshake_timeout: pick!(handshake_timeout_secs => handshake_timeout, Duration::from_secs),
+            status_timeout: pick!(status_timeout_secs => status_timeout, Duration::from_secs),
             shutdown_grace: defaults.shutdown_grace,
-            register_unknown: flags
-                .register_unknown
-                .or(file.register_unknown)
-                .unwrap_or(defaults.register_unknown),
-            idle_timeout: flags
-                .idle_timeout_secs
-                .or(file.idle_timeout_secs)
-                .map_or(defaults.idle_timeout, Duration::from_secs),
-            max_frame_bytes: flags
-                .max_frame_bytes
-                .or(file.max_frame_bytes)
-                .unwrap_or(defaults.max_frame_bytes),
-            max_connections: flags
-                .max_connections
-                .or(file.max_connections)
-                .unwrap_or(defaults.max_connections),
-            login_workers: flags
-                .login_workers
-                .or(file.login_workers)
-                .unwrap_or(defaults.login_workers),
-            login_queue: flags
-                .login_queue
-                .or(file.login_queue)
-                .unwrap_or(defaults.login_queue),
-            login_queue_timeout: flags
-                .login_queue_timeout_ms
-                .or(file.login_queue_timeout_ms)
-                .map_or(defaults.login_queue_timeout, Duration::from_millis),
-            login_concurrency_per_address: flags
-                .login_concurrency_per_address
-                .or(file.login_concurrency_per_address)
-                .unwrap_or(defaults.login_concurrency_per_address),
-            http_max_connections: flags
-                .http_max_connections
-                .or(file.http_max_connections)
-                .unwrap_or(defaults.http_max_connections),
-            http_header_timeout: flags
-                .http_header_timeout_secs
-                .or(file.http_header_timeout_secs)
-                .map_or(defaults.http_header_timeout, Duration::from_secs),
-            http_idle_timeout: flags
-                .http_idle_timeout_secs
-                .or(file.http_idle_timeout_secs)
-                .map_or(defaults.http_idle_timeout, Duration::from_secs),
-            future_fix_limit: flags
-                .future_fix_limit_secs
-                .or(file.future_fix_limit_secs)
-                .map_or(defaults.future_fix_limit, Duration::from_secs),
-            max_speed_knots: flags
-                .max_speed_knots
-                .or(file.max_speed_knots)
-                .unwrap_or(defaults.max_speed_knots),
-            websocket_max_per_user: flags
-                .websocket_max_per_user
-                .or(file.websocket_max_per_user)
-                .unwrap_or(defaults.websocket_max_per_user),
-            max_read_positions: flags
-                .max_read_positions
-                .or(file.max_read_positions)
-                .unwrap_or(defaults.max_read_positions),
-            max_read_events: flags
-                .max_read_events
-                .or(file.max_read_events)
-                .unwrap_or(defaults.max_read_events),
+            register_unknown: pick!(register_unknown),
+            idle_timeout: pick!(idle_timeout_secs => idle_timeout, Duration::from_secs),
+            max_frame_bytes: pick!(max_frame_bytes),
+            max_connections: pick!(max_connections),
+            login_workers: pick!(login_workers),
+            login_queue: pick!(login_queue),
+            login_queue_timeout: pick!(login_queue_timeout_ms => login_queue_timeout, Duration::from_millis),
+            login_concurrency_per_address: pick!(login_concurrency_per_address),
+            http_max_connections: pick!(http_max_connections),
+            http_header_timeout: pick!(http_header_timeout_secs => http_header_timeout, Duration::from_secs),
+            http_idle_timeout: pick!(http_idle_timeout_secs => http_idle_timeout, Duration::from_secs),
+            future_fix_limit: pick!(future_fix_limit_secs => future_fix_limit, Duration::from_secs),
+            max_speed_knots: pick!(max_speed_knots),
+            websocket_max_per_user: pick!(websocket_max_per_user),
+            max_read_positions: pick!(max_read_positions),
+            max_read_events: pick!(max_read_events),
             trusted_proxies,
             token_default_lifetime,
             credential_purge_interval: defaults.credential_purge_interval,
