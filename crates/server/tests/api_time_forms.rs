@@ -6,21 +6,8 @@
 mod support;
 
 use reqwest::Method;
-use support::{api, create_device, create_user, login, start_on, START_MS};
-use trackd_model::{Position, Timestamp};
+use support::{api, create_device, create_user, fix, login, start_on, START_MS};
 use trackd_server::ServerConfig;
-
-fn fix(ms: i64) -> Position {
-    Position {
-        fix_time: Timestamp::from_millis(ms),
-        device_time: Timestamp::from_millis(ms),
-        server_time: Timestamp::from_millis(ms),
-        valid: true,
-        latitude: 54.6,
-        longitude: 25.3,
-        ..Position::default()
-    }
-}
 
 async fn route(
     http: std::net::SocketAddr,

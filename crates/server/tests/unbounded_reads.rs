@@ -11,25 +11,15 @@
 mod support;
 
 use reqwest::Method;
-use support::{api, both_backends, create_device, create_user, login, start_on, Backend, START_MS};
+use support::{
+    api, both_backends, create_device, create_user, fix, login, start_on, Backend, START_MS,
+};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use trackd_model::{Position, Timestamp};
+use trackd_model::Timestamp;
 use trackd_server::ServerConfig;
 
 /// More than one streamed slice (20,000) for the big device.
 const BIG: usize = 45_000;
-
-fn fix(ms: i64) -> Position {
-    Position {
-        fix_time: Timestamp::from_millis(ms),
-        device_time: Timestamp::from_millis(ms),
-        server_time: Timestamp::from_millis(ms),
-        valid: true,
-        latitude: 54.6 + (ms % 1000) as f64 * 1e-5,
-        longitude: 25.3,
-        ..Position::default()
-    }
-}
 
 const RANGE: &str = "from=2023-01-01T00:00:00Z&to=2024-01-01T00:00:00Z";
 

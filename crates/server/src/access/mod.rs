@@ -210,8 +210,8 @@ impl Access {
         &self,
         device_id: DeviceId,
     ) -> Result<Option<(Timestamp, PositionId)>, StoreError> {
-        let latest = self.store.latest_position(device_id).await?;
-        Ok(latest.map(|p| (p.position.server_time, p.id)))
+        let mut latest = self.store.latest_references(&[device_id]).await?;
+        Ok(latest.pop().flatten())
     }
 
     /// [`Self::latest_reference`] of many devices in one store round trip.

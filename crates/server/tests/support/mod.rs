@@ -316,6 +316,20 @@ pub(crate) fn status_of(device_id: i64, status: &'static str) -> impl Fn(&Value)
 }
 
 /// Traccar's rendering of a UTC time in milliseconds.
+/// A valid fix at `ms` (fix, device and server time), near Vilnius; the
+/// latitude varies a little with the time so records differ in content.
+pub(crate) fn fix(ms: i64) -> Position {
+    Position {
+        fix_time: Timestamp::from_millis(ms),
+        device_time: Timestamp::from_millis(ms),
+        server_time: Timestamp::from_millis(ms),
+        valid: true,
+        latitude: 54.6 + (ms % 1000) as f64 * 1e-5,
+        longitude: 25.3,
+        ..Position::default()
+    }
+}
+
 pub(crate) fn iso(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .unwrap()
