@@ -305,7 +305,9 @@ fn pytraccar_and_schemathesis_against_trackd() {
                 Command::new(python)
                     .arg(scripts.join("pytraccar_check.py"))
                     .args(["--url", &url])
-                    .args(["--token", client_token.trim()])
+                    // `=`: a token may start with `-`, which argparse
+                    // would take for an option.
+                    .arg(format!("--token={}", client_token.trim()))
                     .args(["--email", CLIENT_EMAIL])
                     .args(["--password", PASSWORD])
                     .args(["--host-mode", host_mode])
@@ -336,7 +338,7 @@ fn pytraccar_and_schemathesis_against_trackd() {
         Command::new(&schemathesis)
             .arg(scripts.join("schemathesis_check.py"))
             .args(["--url", &url])
-            .args(["--token", fuzz_token.trim()]),
+            .arg(format!("--token={}", fuzz_token.trim())),
         "schemathesis",
         Duration::from_secs(240),
     );
@@ -367,7 +369,7 @@ fn pytraccar_and_schemathesis_against_trackd() {
             Command::new(&pytraccar3)
                 .arg(scripts.join("pytraccar_check.py"))
                 .args(["--url", &format!("https://127.0.0.1:{https_port}")])
-                .args(["--token", client_token.trim()])
+                .arg(format!("--token={}", client_token.trim()))
                 .args(["--email", CLIENT_EMAIL])
                 .args(["--password", PASSWORD])
                 .args(["--host-mode", host_mode])
